@@ -1,0 +1,261 @@
+"""Flat, per-stage settings filled from the YAML presets in `configs/`.
+
+    cfg = load_config("tiny", overrides=["sft.lr=1e-4", "trees.max_turns=3"])
+
+A preset names values for some fields of some sections; everything else keeps the defaults
+below, which are the tiny CPU values. The notebooks' widgets bind to the same fields (each
+field's `metadata` gives its help text and allowed range), so a value set in a notebook and
+one set on the command line go through the same checks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+def _f(default: Any, help: str, **checks: Any) -> Any:
+    """A dataclass field with help text and optional `min`, `max` or `choices` checks."""
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"help": help, **checks})
+    return field(default=default, metadata={"help": help, **checks})
+
+
+@dataclass
+class RunSettings:
+    name: str = _f("tiny", "Preset name, recorded in the manifest.")
+    seed: int = _f(0, "Global seed for tasks, sampling and training.", min=0)
+    device: str = _f("auto", "Where models run: auto picks cuda when present.", choices=["auto", "cpu", "cuda"])
+    requires_gpu: bool = _f(False, "Refuse to start without a CUDA GPU (the GPU presets set this).")
+
+
+@dataclass
+class ModelSettings:
+    policy: str = _f("embedded:smollm2-135m", "Policy model spec: embedded:<name>, a local folder or a hub id.")
+    dtype: str = _f("float32", "Weights and compute dtype.", choices=["auto", "float32", "bfloat16", "float16"])
+    load_in_4bit: bool = _f(False, "Load linear layers in 4-bit NF4 (bitsandbytes, QLoRA).")
+    lora_r: int = _f(16, "LoRA rank (0 trains all weights).", min=0, max=1024)
+    lora_alpha: int = _f(32, "LoRA scaling numerator.", min=1)
+    lora_dropout: float = _f(0.0, "Dropout on the LoRA input.", min=0.0, max=0.9)
+    lora_targets: str = _f("all-linear", "Modules that get LoRA adapters (peft target_modules).")
+    nf4_kernels: str = _f("auto", "Fused NF4 kernels: auto turns them on for CUDA only.", choices=["auto", "on", "off"])
+    max_seq_len: int = _f(1024, "Longest prompt + response, in tokens.", min=64)
+    gradient_checkpointing: bool = _f(False, "Recompute activations in backward to save memory.")
+
+
+@dataclass
+class TasksSettings:
+    families: list = _f(["math", "code", "logic"], "Task families to generate.")
+    n_train: int = _f(72, "Training problems per run, spread over the families.", min=1)
+    n_heldout: int = _f(36, "Held-out problems (8-gram decontaminated against training).", min=0)
+    difficulty: int = _f(2, "1 = one-step problems ... 5 = long multi-step problems.", min=1, max=5)
+    humaneval_heldout: int = _f(0, "HumanEval problems added to the held-out code set (0..164).", min=0, max=164)
+
+
+@dataclass
+class TreesSettings:
+    actors: list = _f([], "Actor model specs, weakest first; empty means the policy model.")
+    critic: str = _f("rule", "Critique: 'rule', 'model:<spec>' or 'openai:<base url>'.")
+    max_turns: int = _f(5, "Deepest turn of a tree (the paper uses 5).", min=1, max=10)
+    samples_per_turn: int = _f(4, "Actions sampled per actor per turn (the paper samples 20).", min=1)
+    temperature: float = _f(0.8, "Actor sampling temperature.", min=0.0, max=2.0)
+    top_p: float = _f(0.95, "Actor nucleus sampling.", min=0.05, max=1.0)
+    max_new_tokens: int = _f(192, "Longest action the actor may write.", min=16)
+    batch_size: int = _f(16, "Prompts sampled together in one generate call.", min=1)
+    cot_share: float = _f(0.5, "Share of actions asked for plain chain of thought (the rest: modular code).",
+                          min=0.0, max=1.0)
+    sandbox_timeout_s: float = _f(5.0, "Wall-clock limit for one action's code.", min=0.1)
+    sandbox_memory_mb: int = _f(512, "Address-space limit for one action's code.", min=64)
+
+
+@dataclass
+class SFTSettings:
+    lr: float = _f(2e-5, "Peak learning rate (paper: 2e-5).", min=0.0)
+    epochs: float = _f(1.0, "Passes over the SFT rows (paper: 1).", min=0.0)
+    warmup_ratio: float = _f(0.1, "Warm-up share of the steps (paper: 0.1).", min=0.0, max=1.0)
+    scheduler: str = _f("cosine", "Learning-rate schedule (paper: cosine).", choices=["cosine", "linear", "constant"])
+    batch_size: int = _f(4, "Rows per device per step.", min=1)
+    grad_accum: int = _f(1, "Steps accumulated before an optimizer update.", min=1)
+    max_steps: int = _f(-1, "Stop after this many updates (-1: run the epochs).", min=-1)
+
+
+@dataclass
+class PreferenceSettings:
+    algorithms: list = _f(["dpo", "kto", "nca"], "Preference algorithms to train and compare.")
+    beta: float = _f(0.1, "KL strength for DPO, KTO and NCA (paper: 0.1).", min=0.0)
+    lr: float = _f(5e-7, "Peak learning rate (paper: 5e-7).", min=0.0)
+    epochs: float = _f(1.0, "Passes over the pairs (paper: 1).", min=0.0)
+    warmup_ratio: float = _f(0.1, "Warm-up share of the steps.", min=0.0, max=1.0)
+    kto_desirable_weight: float = _f(1.33, "KTO lambda_D / lambda_U (paper: 1.33).", min=0.0)
+    batch_size: int = _f(4, "Pairs per device per step.", min=1)
+    grad_accum: int = _f(1, "Steps accumulated before an optimizer update.", min=1)
+    max_steps: int = _f(-1, "Stop after this many updates (-1: run the epochs).", min=-1)
+
+
+@dataclass
+class RewardSettings:
+    loss: str = _f("bt+dr", "Reward-model objective: Bradley-Terry, direct reward, or both (Eurus-RM).",
+                   choices=["bt", "dr", "bt+dr"])
+    lr: float = _f(1e-5, "Peak learning rate (paper: 1e-5).", min=0.0)
+    epochs: float = _f(1.0, "Passes over the pairs (paper: 1).", min=0.0)
+    warmup_ratio: float = _f(0.1, "Warm-up share of the steps.", min=0.0, max=1.0)
+    batch_size: int = _f(4, "Pairs per device per step.", min=1)
+    grad_accum: int = _f(1, "Steps accumulated before an optimizer update.", min=1)
+    max_steps: int = _f(-1, "Stop after this many updates (-1: run the epochs).", min=-1)
+    use_augmented_pairs: bool = _f(True, "Add the cross-turn N x N augmented pairs (trees/rm_pairs.jsonl).")
+
+
+@dataclass
+class EvalSettings:
+    best_of_n: list = _f([1, 2, 4, 8], "N values for the best-of-N reranking curve.")
+    max_problems: int = _f(36, "Held-out problems scored per model.", min=1)
+    temperature: float = _f(0.0, "Decoding temperature for pass@1 (paper: greedy).", min=0.0, max=2.0)
+    max_new_tokens: int = _f(192, "Longest answer per problem.", min=16)
+
+
+@dataclass
+class KitConfig:
+    run: RunSettings = field(default_factory=RunSettings)
+    model: ModelSettings = field(default_factory=ModelSettings)
+    tasks: TasksSettings = field(default_factory=TasksSettings)
+    trees: TreesSettings = field(default_factory=TreesSettings)
+    sft: SFTSettings = field(default_factory=SFTSettings)
+    preference: PreferenceSettings = field(default_factory=PreferenceSettings)
+    reward: RewardSettings = field(default_factory=RewardSettings)
+    eval: EvalSettings = field(default_factory=EvalSettings)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+SECTIONS = [f.name for f in dataclasses.fields(KitConfig)]
+
+
+def list_presets() -> list[str]:
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+
+
+def load_config(preset: str | Path = "tiny", overrides: list[str] | None = None) -> KitConfig:
+    """Build a config from a preset name (or YAML path) plus `section.key=value` overrides."""
+    cfg = KitConfig()
+    for section, values in _read_preset(preset).items():
+        for key, value in (values or {}).items():
+            set_value(cfg, f"{section}.{key}", value)
+    for item in overrides or []:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ConfigError(f"Override '{item}' is not of the form section.key=value (e.g. sft.lr=1e-4).")
+        set_value(cfg, key.strip(), yaml.safe_load(raw) if raw.strip() else "")
+    return cfg
+
+
+def config_from_dict(data: dict) -> KitConfig:
+    """Rebuild a config from `KitConfig.to_dict()` output (e.g. a run folder's config.yaml)."""
+    cfg = KitConfig()
+    for section, values in data.items():
+        for key, value in (values or {}).items():
+            set_value(cfg, f"{section}.{key}", value)
+    return cfg
+
+
+def _read_preset(preset: str | Path) -> dict:
+    path = Path(preset)
+    if path.suffix not in (".yaml", ".yml"):
+        path = CONFIG_DIR / f"{preset}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"Unknown preset '{preset}'. Choose one of: {', '.join(list_presets())}, or give a .yaml path.")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"Preset file {path} must be a mapping of sections to settings.")
+    parent = data.pop("extends", None)
+    if parent:
+        merged = _read_preset(parent)
+        for section, values in data.items():
+            merged.setdefault(section, {}).update(values or {})
+        return merged
+    return data
+
+
+def field_info(section: str, key: str) -> dataclasses.Field:
+    """The dataclass field behind `section.key`, with a clear error for unknown names."""
+    if section not in SECTIONS:
+        raise ConfigError(f"Unknown config section '{section}'. Sections: {', '.join(SECTIONS)}.")
+    fields = {f.name: f for f in dataclasses.fields(getattr(KitConfig(), section))}
+    if key not in fields:
+        raise ConfigError(f"Unknown key '{section}.{key}'. Keys in '{section}': {', '.join(fields)}.")
+    return fields[key]
+
+
+def set_value(cfg: KitConfig, dotted: str, value: Any) -> None:
+    """Set `section.key` on cfg after checking the value's type and range."""
+    section, _, key = dotted.partition(".")
+    if not key:
+        raise ConfigError(f"Key '{dotted}' needs a section, e.g. sft.{dotted}. Sections: {', '.join(SECTIONS)}.")
+    f = field_info(section, key)
+    setattr(getattr(cfg, section), key, _check(dotted, f, value))
+
+
+def _check(name: str, f: dataclasses.Field, value: Any) -> Any:
+    kind = _base_type(f)
+    value = _coerce(name, kind, value)
+    meta = f.metadata
+    if "choices" in meta and value not in meta["choices"]:
+        raise ConfigError(f"{name}={value!r} is not allowed; choose one of: {', '.join(map(str, meta['choices']))}.")
+    if "min" in meta and value < meta["min"]:
+        raise ConfigError(f"{name}={value!r} is below its minimum {meta['min']}.")
+    if "max" in meta and value > meta["max"]:
+        raise ConfigError(f"{name}={value!r} is above its maximum {meta['max']}.")
+    return value
+
+
+def _base_type(f: dataclasses.Field) -> type:
+    hint = typing.get_type_hints(_owner_of(f))[f.name]
+    return typing.get_origin(hint) or hint
+
+
+def _owner_of(f: dataclasses.Field) -> type:
+    for section in SECTIONS:
+        cls = type(getattr(KitConfig(), section))
+        if f in dataclasses.fields(cls):
+            return cls
+    raise KeyError(f.name)
+
+
+def _coerce(name: str, kind: type, value: Any) -> Any:
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{name} must be true or false, not {value!r}.")
+    if kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{name} must be a whole number, not {value!r}.")
+    if kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{name} must be a number, not {value!r}.")
+    if kind is list:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, (list, tuple)):
+            return list(value)
+        raise ConfigError(f"{name} must be a list (YAML list or comma-separated), not {value!r}.")
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        raise ConfigError(f"{name} must be a single value, not {value!r}.")
+    return str(value)
+
+
+def describe(cfg: KitConfig) -> str:
+    """The resolved config as YAML, for the CLI and the run folder."""
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False)
