@@ -154,7 +154,7 @@ def load_config(preset: str | Path = "tiny", overrides: list[str] | None = None)
         key, sep, raw = item.partition("=")
         if not sep:
             raise ConfigError(f"Override '{item}' is not of the form section.key=value (e.g. sft.lr=1e-4).")
-        set_value(cfg, key.strip(), yaml.safe_load(raw) if raw.strip() else "")
+        set_value(cfg, key.strip(), raw.strip(), from_text=True)
     return cfg
 
 
@@ -195,12 +195,21 @@ def field_info(section: str, key: str) -> dataclasses.Field:
     return fields[key]
 
 
-def set_value(cfg: KitConfig, dotted: str, value: Any) -> None:
-    """Set `section.key` on cfg after checking the value's type and range."""
+def set_value(cfg: KitConfig, dotted: str, value: Any, from_text: bool = False) -> None:
+    """Set `section.key` on cfg after checking the value's type and range.
+
+    With `from_text`, value is the raw text of a CLI override or a widget: it is parsed as YAML
+    for numbers, booleans and lists, and kept verbatim for strings (so `off` stays "off").
+    """
     section, _, key = dotted.partition(".")
     if not key:
         raise ConfigError(f"Key '{dotted}' needs a section, e.g. sft.{dotted}. Sections: {', '.join(SECTIONS)}.")
     f = field_info(section, key)
+    if from_text and _base_type(f) is not str:
+        try:
+            value = yaml.safe_load(value) if value else ""
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{dotted}={value!r} is not a valid value ({exc.problem}).") from exc
     setattr(getattr(cfg, section), key, _check(dotted, f, value))
 
 
@@ -251,6 +260,8 @@ def _coerce(name: str, kind: type, value: Any) -> Any:
         raise ConfigError(f"{name} must be a list (YAML list or comma-separated), not {value!r}.")
     if value is None:
         return ""
+    if isinstance(value, bool):
+        raise ConfigError(f"{name} must be text; YAML read {value!r} (quote words like 'off' or 'yes' in YAML files).")
     if isinstance(value, (dict, list)):
         raise ConfigError(f"{name} must be a single value, not {value!r}.")
     return str(value)

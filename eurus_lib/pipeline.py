@@ -1,0 +1,59 @@
+"""Run stages into a run folder: one stage alone, or the whole reproduction in order."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from .config import KitConfig
+from .hardware import pick_device
+from .notebooks import NOTEBOOK_DIR, execute_notebook
+from .report import write_report
+from .runs import RunDir
+from .stages import STAGES, Stage
+
+
+def run_stage(stage: Stage, cfg: KitConfig, run: RunDir, *, force: bool = False) -> dict | None:
+    """Run one stage unless it already finished with this config; return its summary."""
+    if not stage.is_built():
+        print(f"[{stage.name}] not built yet in this version of the kit: skipped.")
+        return None
+    if run.is_done(stage.name) and not force:
+        print(f"[{stage.name}] already done in {run.root} with this config: skipped (use --force to redo).")
+        return run.stage_record(stage.name).get("summary")
+    device, why = pick_device(cfg)
+    print(f"[{stage.name}] {stage.title} on {device} ({why})", flush=True)
+    with run.stage(stage.name) as rec:
+        summary = stage.run_fn(cfg, run) or {}
+        rec["summary"] = summary
+    outputs = summary.get("outputs", [])
+    print(f"[{stage.name}] done in {rec['seconds']:.0f} s; wrote: " + (", ".join(map(str, outputs)) or "nothing"))
+    return summary
+
+
+def reproduce(cfg: KitConfig, run: RunDir, *, force: bool = False, notebooks: bool = True) -> Path:
+    """The main job: every built stage in order, the executed notebooks, then the report."""
+    pick_device(cfg)  # refuse a GPU preset before any work starts
+    t0 = time.perf_counter()
+    for stage in STAGES:
+        run_stage(stage, cfg, run, force=force)
+    if notebooks:
+        export_notebooks(cfg, run)
+    report = write_report(run)
+    print(f"reproduce finished in {time.perf_counter() - t0:.0f} s; report: {report}")
+    return report
+
+
+def export_notebooks(cfg: KitConfig, run: RunDir) -> list[Path]:
+    """Execute the course notebooks whose stage exists and save them as HTML in the run folder."""
+    built = {s.notebook for s in STAGES if s.is_built()}
+    written = []
+    for nb in sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb")):
+        if nb.name.startswith("00_") or nb.name in built:
+            html = run.path("notebooks", nb.with_suffix(".html").name)
+            print(f"[notebooks] executing {nb.name} ...", flush=True)
+            with run.stage(f"notebook:{nb.stem}"):
+                execute_notebook(nb, run_dir=run.root, preset=cfg.run.name, html=html)
+            written.append(html)
+    print(f"[notebooks] wrote {len(written)} HTML files to {run.root / 'notebooks'}")
+    return written
