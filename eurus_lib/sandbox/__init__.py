@@ -8,7 +8,9 @@ Threat model, modes and measured speed: README, section "Sandbox". Tests: `pytes
 speed: `python benchmarks/bench_sandbox.py`.
 """
 
+from .batch import run_humaneval, run_many, run_unit_tests, unit_test_program
 from .isolation import isolation_mode
 from .runner import STATUSES, ExecResult, Limits, run_python
 
-__all__ = ["STATUSES", "ExecResult", "Limits", "isolation_mode", "run_python"]
+__all__ = ["STATUSES", "ExecResult", "Limits", "isolation_mode", "run_humaneval", "run_many", "run_python",
+           "run_unit_tests", "unit_test_program"]
