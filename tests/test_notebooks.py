@@ -1,0 +1,28 @@
+"""Every course notebook runs headless on the tiny preset, and is stored without outputs."""
+
+import json
+
+import pytest
+
+from eurus_lib.notebooks import course_notebooks, execute_notebook
+
+NOTEBOOKS = course_notebooks()
+
+
+def test_the_course_starts_with_notebook_00():
+    assert NOTEBOOKS and NOTEBOOKS[0].name == "00_start_here.ipynb"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_stored_without_outputs(path):
+    nb = json.loads(path.read_text())
+    assert not [c for c in nb["cells"] if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_executes_on_the_tiny_preset(path, tmp_path):
+    nb = execute_notebook(path, run_dir=tmp_path / "run", preset="tiny", html=tmp_path / f"{path.stem}.html")
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors
+    assert (tmp_path / f"{path.stem}.html").stat().st_size > 10_000
