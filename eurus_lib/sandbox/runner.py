@@ -110,6 +110,13 @@ def execute(code: str, *, mode: str, stdin: str = "", files: dict | None = None,
         return run.result(time.monotonic() - started)
 
 
+def _parent_pid(pid: int) -> int | None:
+    with contextlib.suppress(OSError, ValueError, StopIteration):
+        status = Path(f"/proc/{pid}/status").read_text()
+        return int(next(line for line in status.splitlines() if line.startswith("PPid:")).split()[1])
+    return None
+
+
 def _switches_uid(mode: str) -> bool:
     return mode == "bwrap" and os.geteuid() == 0
 
@@ -234,24 +241,44 @@ class _Run:
             self.exited = True
             self._stop_group()  # in subprocess mode, children left in the group would hold the pipes
             return min(deadline, time.monotonic() + EXIT_GRACE_S)
+        if key.data == "info":
+            chunk = os.read(key.fd, 4096)
+            self.info += chunk
+            if not chunk or self._watch_init():
+                sel.unregister(key.fileobj)
+            return deadline
         chunk = os.read(key.fd, 1 << 16)
         if not chunk:
             sel.unregister(key.fileobj)
-            if key.data == "info":
-                self._watch_init()
-        elif key.data == "info":
-            self.info += chunk
         else:
             key.data.add(chunk)
             if self.out.dropped + self.err.dropped > FLOOD_FACTOR * self.limits.max_output_bytes:
                 self.stopped_for = "flood"
         return deadline
 
-    def _watch_init(self) -> None:
-        """bubblewrap reports its init's pid; a pidfd on it lets us kill and await the whole sandbox."""
-        with contextlib.suppress(ValueError, KeyError, ProcessLookupError):
-            pid = json.loads(self.info.decode() or "{}")["child-pid"]
-            self.init_pidfd = self._fd(os.pidfd_open(pid))
+    def _watch_init(self) -> bool:
+        """bubblewrap reports its init's pid; a pidfd on it lets us kill and await the whole sandbox.
+
+        Returns False while the report is still incomplete.
+        """
+        try:
+            pid = json.loads(self.info)["child-pid"]
+        except (ValueError, KeyError, TypeError):
+            return False
+        with contextlib.suppress(OSError):
+            pidfd = os.pidfd_open(pid)
+            # pids get reused: trust the pidfd only if it names a live child of our (unreaped) bubblewrap.
+            if _parent_pid(pid) == self.proc.pid and not select.select([pidfd], [], [], 0)[0]:
+                self.init_pidfd = self._fd(pidfd)
+            else:
+                os.close(pidfd)
+        return True
+
+    def _drain_info(self) -> None:
+        os.set_blocking(self.info_r, False)
+        with contextlib.suppress(BlockingIOError):
+            while chunk := os.read(self.info_r, 4096):
+                self.info += chunk
 
     def _stop_group(self) -> None:
         if self.mode == "subprocess":
@@ -260,6 +287,9 @@ class _Run:
 
     def stop_all(self) -> None:
         """Kill whatever is left of the run and wait until it is gone."""
+        if self.mode == "bwrap" and self.init_pidfd is None:
+            self._drain_info()  # a run stopped early may not have had its report read yet
+            self._watch_init()
         if self.init_pidfd is not None:
             # When a PID namespace's init dies, the kernel kills everything in it before init's exit completes.
             with contextlib.suppress(ProcessLookupError):
