@@ -162,3 +162,12 @@ def test_subprocess_fallback_clears_the_environment_and_works_in_a_temp_folder(m
     value, cwd = r.stdout.split()
     assert value == "None" and "eurus-sandbox-" in cwd
     assert not os.path.exists(cwd)  # removed after the run
+
+
+def test_seccomp_filter_is_whole_instructions_and_only_for_known_cpus():
+    from eurus_lib.sandbox.seccomp import filter_program
+
+    for machine in ("x86_64", "aarch64"):
+        program = filter_program(machine)
+        assert program and len(program) % 8 == 0 and len(program) // 8 < 256  # jump offsets are one byte
+    assert filter_program("sparc64") is None

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from eurus_lib.sandbox import isolation as iso
-from eurus_lib.sandbox import isolation_mode, run_python
+from eurus_lib.sandbox import isolation_mode, run_python, seccomp
 
 MODE = isolation_mode()
 needs_bwrap = pytest.mark.skipif(MODE != "bwrap", reason="needs bubblewrap (the subprocess fallback has no such isolation)")
@@ -281,6 +281,28 @@ def test_starting_a_shell_fails():
     r = run_python(code)
     assert r.status == "error" and "FileNotFoundError" in r.stderr
     assert "pwned" not in r.stdout
+
+
+@needs_bwrap
+@pytest.mark.skipif(seccomp.filter_program() is None, reason="no seccomp syscall table for this CPU")
+def test_creating_namespaces_and_tracing_are_refused():
+    # Without the filter, root-mode code (a plain uid, no user namespace) could unshare a user namespace.
+    code = ("import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+            "for name, call in [('userns', lambda: libc.unshare(0x10000000)), ('netns', lambda: libc.unshare(0x40000000)),\n"
+            "                   ('setns', lambda: libc.setns(os.open('/proc/self/ns/net', os.O_RDONLY), 0)),\n"
+            "                   ('ptrace', lambda: libc.ptrace(0, 0, 0, 0))]:\n"
+            "    ctypes.set_errno(0)\n    print(name, call(), ctypes.get_errno())")
+    r = run_python(code)
+    assert r.stdout.splitlines() == ["userns -1 1", "netns -1 1", "setns -1 1", "ptrace -1 1"]  # -1, EPERM
+
+
+@needs_bwrap
+def test_threads_and_child_processes_still_work_under_the_filter():
+    code = ("import subprocess, sys, threading\nfrom multiprocessing import get_context\n"
+            "t = threading.Thread(target=print, args=('thread',))\nt.start()\nt.join()\n"
+            "print(subprocess.run([sys.executable, '-c', 'print(6 * 7)'], capture_output=True, text=True).stdout, end='')\n"
+            "with get_context('fork').Pool(2) as pool:\n    print(pool.map(abs, [-1, -2]))")
+    assert run_python(code).stdout == "thread\n42\n[1, 2]\n"
 
 
 def test_host_python_is_untouched_by_the_runs():

@@ -141,10 +141,12 @@ def _bind_args(extra_dirs: list[str]) -> list[str]:
     return args
 
 
-def bwrap_command(info_fd: int, *, site_packages: bool) -> list[str]:
+def bwrap_command(info_fd: int, *, site_packages: bool, seccomp_fd: int | None = None) -> list[str]:
     """The bubblewrap command line up to (not including) the Python command it runs."""
     args = [find_bwrap() or "bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
             "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--info-fd", str(info_fd)]
+    if seccomp_fd is not None:
+        args += ["--seccomp", str(seccomp_fd)]
     if os.geteuid() == 0:
         args += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:

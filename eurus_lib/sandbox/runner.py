@@ -29,11 +29,13 @@ from pathlib import Path
 from ..errors import KitError
 from . import isolation as iso
 from ._inner import MEMORY_EXIT
+from .seccomp import filter_program
 
 STATUSES = ("ok", "error", "timeout", "memory", "killed")
 INNER_SOURCE = Path(__file__).with_name("_inner.py").read_text()
 EXIT_GRACE_S = 0.2  # how long to keep reading pipes that outlive the main process (subprocess mode)
 FLOOD_FACTOR = 64  # output beyond this many times the kept size gets the process killed
+SECCOMP_PROGRAM = filter_program()
 
 
 @dataclass(frozen=True)
@@ -193,29 +195,35 @@ class _Run:
     def start(self, payload: bytes, stdin: str, uid: int, site_packages: bool) -> None:
         payload_fd = self._memfd(payload)
         self.started_r, started_w = self._pipe()
-        pass_fds = [payload_fd, started_w]
-        extra = ":".join(iso.site_packages_dirs()) if site_packages else ""
-        if self.mode == "bwrap":
-            self.info_r, info_w = self._pipe()
-            pass_fds.append(info_w)
-            prefix, cwd, env = iso.bwrap_command(info_w, site_packages=site_packages), "/", {}
-        else:
-            self.workdir = tempfile.mkdtemp(prefix="eurus-sandbox-")
-            prefix, cwd = [], self.workdir
-            env = {**iso.SANDBOX_ENV, "HOME": self.workdir, "TMPDIR": self.workdir}
+        write_ends = [started_w]  # the run gets these; our copies close once it has started
+        prefix, cwd, env, extra_fds = self._isolation(site_packages, write_ends)
         lim = self.limits
+        extra = ":".join(iso.site_packages_dirs()) if site_packages else ""
         args = [payload_fd, started_w, uid, int(lim.timeout_s) + 1, lim.memory_mb << 20,
                 lim.max_processes, lim.max_file_mb << 20, 256, extra]
         cmd = prefix + [iso.python_executable(), "-I", "-S", "-c", INNER_SOURCE, *map(str, args)]
         stdin_fd = self._memfd(stdin.encode()) if stdin else subprocess.DEVNULL
         try:
             self.proc = subprocess.Popen(cmd, stdin=stdin_fd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                         pass_fds=pass_fds, cwd=cwd, env=env, start_new_session=True)
+                                         pass_fds=[payload_fd, *write_ends, *extra_fds], cwd=cwd, env=env,
+                                         start_new_session=True)
         except OSError as error:
             raise KitError(f"The sandbox could not start ({self.mode} mode): {error}.") from error
         finally:
-            for fd in pass_fds[1:]:  # our copies of the write ends; the run holds its own
+            for fd in write_ends:
                 os.close(fd)
+
+    def _isolation(self, site_packages: bool, write_ends: list[int]) -> tuple[list[str], str, dict, list[int]]:
+        """(command prefix, host cwd, environment, extra fds to pass) for this run's mode."""
+        if self.mode == "subprocess":
+            self.workdir = tempfile.mkdtemp(prefix="eurus-sandbox-")
+            return [], self.workdir, {**iso.SANDBOX_ENV, "HOME": self.workdir, "TMPDIR": self.workdir}, []
+        self.info_r, info_w = self._pipe()
+        write_ends.append(info_w)
+        # bubblewrap reads the filter to its end, so every run needs its own copy.
+        seccomp_fd = self._memfd(SECCOMP_PROGRAM) if SECCOMP_PROGRAM else None
+        prefix = iso.bwrap_command(info_w, site_packages=site_packages, seccomp_fd=seccomp_fd)
+        return prefix, "/", {}, [seccomp_fd] if seccomp_fd is not None else []
 
     def pump(self, deadline: float) -> None:
         """Read output until the run is over, its time is up or it floods; stop it in the last two cases."""
