@@ -63,16 +63,25 @@ class TasksSettings:
 
 @dataclass
 class TreesSettings:
-    actors: list = _f([], "Actor model specs, weakest first; empty means the policy model.")
-    critic: str = _f("rule", "Critique: 'rule', 'model:<spec>' or 'openai:<base url>'.")
+    actors: list = _f([], "Actor model specs, weakest first; empty means the policy model. "
+                          "'openai:<base url>#<model>' samples from an OpenAI-compatible endpoint.")
+    critic: str = _f("rule", "Critique: 'rule', 'model:<spec>' or 'openai:<base url>#<model>'.")
+    critic_max_new_tokens: int = _f(128, "Longest critique a model critic may write.", min=16)
     max_turns: int = _f(5, "Deepest turn of a tree (the paper uses 5).", min=1, max=10)
     samples_per_turn: int = _f(4, "Actions sampled per actor per turn (the paper samples 20).", min=1)
+    annotate_samples: int = _f(1, "Actions the strongest actor writes from the ground-truth solution when "
+                                  "sampling found no correct one (0: go straight to the ground-truth action).", min=0)
     temperature: float = _f(0.8, "Actor sampling temperature.", min=0.0, max=2.0)
     top_p: float = _f(0.95, "Actor nucleus sampling.", min=0.05, max=1.0)
     max_new_tokens: int = _f(192, "Longest action the actor may write.", min=16)
     batch_size: int = _f(16, "Prompts sampled together in one generate call.", min=1)
+    live_trees: int = _f(64, "Trees grown side by side: each turn samples all their prompts together.", min=1)
+    max_trees: int = _f(0, "Grow trees for at most this many training problems (0: all of them).", min=0)
     cot_share: float = _f(0.5, "Share of actions asked for plain chain of thought (the rest: modular code).",
                           min=0.0, max=1.0)
+    syntax_check: bool = _f(True, "Never pick an action whose code fails a Python syntax check as the "
+                                  "rejected one (paper App. A.2: no surface shortcuts).")
+    observation_chars: int = _f(400, "Interpreter output kept in an observation (the tail is kept).", min=40)
     sandbox_timeout_s: float = _f(5.0, "Wall-clock limit for one action's code.", min=0.1)
     sandbox_memory_mb: int = _f(512, "Address-space limit for one action's code.", min=64)
 
