@@ -43,23 +43,36 @@ def _codes(w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, lut_ptr, rows, k
 
 
 @triton.jit
+def _cast(x, dtype: tl.constexpr, INTERP: tl.constexpr):
+    """x.to(dtype), rounding to nearest even. The interpreter truncates fp32 -> bf16 (its cast_impl
+    passes no rounding mode) where GPUs round, so under it (INTERP) we round by hand."""
+    if INTERP and dtype == tl.bfloat16:
+        bits = x.to(tl.uint32, bitcast=True)
+        bits = bits + 0x7FFF + ((bits >> 16) & 1)
+        return (bits >> 16).to(tl.uint16).to(tl.bfloat16, bitcast=True)
+    else:
+        return x.to(dtype)
+
+
+@triton.jit
 def _w_tile(w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, lut_ptr, rows, kb0, kb_end, N, K,
-            R: tl.constexpr, QB: tl.constexpr, KB: tl.constexpr, DQ: tl.constexpr, dtype: tl.constexpr):
+            R: tl.constexpr, QB: tl.constexpr, KB: tl.constexpr, DQ: tl.constexpr, dtype: tl.constexpr,
+            INTERP: tl.constexpr):
     """W[rows, kb0*QB:(kb0+KB)*QB] dequantized to `dtype`, shape [R, KB*QB]: level * absmax in fp32,
     one rounding, as bitsandbytes' dequantize_4bit."""
     hi, lo, a = _codes(w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, lut_ptr, rows, kb0, kb_end,
                        N, K, QB, KB, DQ)
-    hi = (hi * a[:, :, None]).to(dtype)
-    lo = (lo * a[:, :, None]).to(dtype)
+    hi = _cast(hi * a[:, :, None], dtype, INTERP)
+    lo = _cast(lo * a[:, :, None], dtype, INTERP)
     # join puts each (even, odd) pair side by side, so the reshape restores column order.
     return tl.reshape(tl.join(hi, lo), (R, KB * QB))
 
 
 @triton.jit
-def _dot(a, b, acc, F32: tl.constexpr):
-    """acc + a @ b. F32 upcasts the operands first: Triton's interpreter multiplies bf16 tensors'
-    raw uint16 storage in tl.dot (triton/runtime/interpreter.py create_dot), so CPU runs use fp32."""
-    if F32:
+def _dot(a, b, acc, INTERP: tl.constexpr):
+    """acc + a @ b. Under the interpreter (INTERP) the operands are upcast first: it multiplies bf16
+    tensors' raw uint16 storage in tl.dot (triton/runtime/interpreter.py create_dot)."""
+    if INTERP:
         return tl.dot(a.to(tl.float32), b.to(tl.float32), acc)
     else:
         return tl.dot(a, b, acc)
@@ -69,7 +82,7 @@ def _dot(a, b, acc, F32: tl.constexpr):
 def nf4_gemv_kernel(x_ptr, w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, lut_ptr, y_ptr,
                     N, K, stride_xm, stride_ym, stride_ys, blocks_per_split,
                     QB: tl.constexpr, BN: tl.constexpr, KB: tl.constexpr, DQ: tl.constexpr,
-                    SPLIT: tl.constexpr):
+                    SPLIT: tl.constexpr, INTERP: tl.constexpr):
     """y[m, rows] = x[m] @ W[rows].T for one token row m per program (decode, M=1).
 
     Grid (cdiv(N, BN), M, SPLIT). Memory-bound: each weight byte is read once and fed to FMAs on
@@ -95,7 +108,7 @@ def nf4_gemv_kernel(x_ptr, w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, 
         acc += (hi * xe[None, :, :] + lo * xo[None, :, :]) * a[:, :, None]
     y = tl.sum(tl.sum(acc, axis=2), axis=1)
     if SPLIT == 1:
-        tl.store(y_ptr + m * stride_ym + rows, y.to(y_ptr.dtype.element_ty), mask=rows < N)
+        tl.store(y_ptr + m * stride_ym + rows, _cast(y, y_ptr.dtype.element_ty, INTERP), mask=rows < N)
     else:
         tl.store(y_ptr + s * stride_ys + m * stride_ym + rows, y, mask=rows < N)
 
@@ -106,7 +119,7 @@ def nf4_mm_kernel(x_ptr, w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, lu
                   M, N, K, LORA_R, stride_xm, stride_ym, stride_ys, stride_xam, stride_lbn, blocks_per_split,
                   QB: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, KB: tl.constexpr,
                   GROUP_M: tl.constexpr, DQ: tl.constexpr, SPLIT: tl.constexpr,
-                  RP: tl.constexpr, HAS_BIAS: tl.constexpr, F32: tl.constexpr):
+                  RP: tl.constexpr, HAS_BIAS: tl.constexpr, INTERP: tl.constexpr):
     """y = x @ W.T (+ xa @ lb.T, the LoRA term, + bias) for x [M, K], W [N, K] NF4.
 
     Tensor-core tiles [BM, BN] stepping K by KB*QB; the W tile is decoded in registers and used by
@@ -134,8 +147,8 @@ def nf4_mm_kernel(x_ptr, w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, lu
         x = tl.load(x_ptr + offs_m[:, None] * stride_xm + k[None, :],
                     mask=(offs_m[:, None] < M) & (k[None, :] < kb_end * QB), other=0.0)
         w = _w_tile(w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, lut_ptr, rows, kb0, kb_end, N, K,
-                    BN, QB, KB, DQ, x_ptr.dtype.element_ty)
-        acc = _dot(x, tl.trans(w), acc, F32)
+                    BN, QB, KB, DQ, x_ptr.dtype.element_ty, INTERP)
+        acc = _dot(x, tl.trans(w), acc, INTERP)
     if RP > 0:
         if s == 0:
             r = tl.arange(0, RP)
@@ -143,14 +156,14 @@ def nf4_mm_kernel(x_ptr, w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, lu
                          mask=(offs_m[:, None] < M) & (r[None, :] < LORA_R), other=0.0)
             lb = tl.load(lb_ptr + rows[:, None] * stride_lbn + r[None, :],
                          mask=(rows[:, None] < N) & (r[None, :] < LORA_R), other=0.0)
-            acc = _dot(xa, tl.trans(lb), acc, F32)
+            acc = _dot(xa, tl.trans(lb), acc, INTERP)
     if HAS_BIAS:
         if s == 0:
             acc += tl.load(bias_ptr + rows, mask=rows < N, other=0.0).to(tl.float32)[None, :]
     mask = (offs_m[:, None] < M) & (rows[None, :] < N)
     ptrs = offs_m[:, None] * stride_ym + rows[None, :]
     if SPLIT == 1:
-        tl.store(y_ptr + ptrs, acc.to(y_ptr.dtype.element_ty), mask=mask)
+        tl.store(y_ptr + ptrs, _cast(acc, y_ptr.dtype.element_ty, INTERP), mask=mask)
     else:
         tl.store(y_ptr + s * stride_ys + ptrs, acc, mask=mask)
 
@@ -160,7 +173,7 @@ def nf4_mm_t_kernel(dy_ptr, w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr,
                     dyb_ptr, la_ptr,
                     M, N, K, LORA_R, stride_dym, stride_dxm, stride_dybm, stride_lar,
                     QB: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, KB: tl.constexpr,
-                    GROUP_M: tl.constexpr, DQ: tl.constexpr, RP: tl.constexpr, F32: tl.constexpr):
+                    GROUP_M: tl.constexpr, DQ: tl.constexpr, RP: tl.constexpr, INTERP: tl.constexpr):
     """dx = dy @ W (+ dyb @ la, the LoRA term) for dy [M, N], W [N, K] NF4: the input gradient.
 
     Each program owns a [BM, KB*QB] tile of dx and walks N in steps of BN, decoding the W tile
@@ -184,14 +197,29 @@ def nf4_mm_t_kernel(dy_ptr, w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr,
         dy = tl.load(dy_ptr + offs_m[:, None] * stride_dym + rows[None, :],
                      mask=(offs_m[:, None] < M) & (rows[None, :] < N), other=0.0)
         w = _w_tile(w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, lut_ptr, rows, kb0, K // QB, N, K,
-                    BN, QB, KB, DQ, dy_ptr.dtype.element_ty)
-        acc = _dot(dy, w, acc, F32)
+                    BN, QB, KB, DQ, dy_ptr.dtype.element_ty, INTERP)
+        acc = _dot(dy, w, acc, INTERP)
     if RP > 0:
         r = tl.arange(0, RP)
         dyb = tl.load(dyb_ptr + offs_m[:, None] * stride_dybm + r[None, :],
                       mask=(offs_m[:, None] < M) & (r[None, :] < LORA_R), other=0.0)
         la = tl.load(la_ptr + r[:, None] * stride_lar + k[None, :],
                      mask=(r[:, None] < LORA_R) & (k[None, :] < K), other=0.0)
-        acc = _dot(dyb, la, acc, F32)
+        acc = _dot(dyb, la, acc, INTERP)
     mask = (offs_m[:, None] < M) & (k[None, :] < K)
-    tl.store(dx_ptr + offs_m[:, None] * stride_dxm + k[None, :], acc.to(dx_ptr.dtype.element_ty), mask=mask)
+    tl.store(dx_ptr + offs_m[:, None] * stride_dxm + k[None, :], _cast(acc, dx_ptr.dtype.element_ty, INTERP),
+             mask=mask)
+
+
+@triton.jit
+def nf4_dequant_kernel(w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, lut_ptr, out_ptr, N, K,
+                       QB: tl.constexpr, BN: tl.constexpr, KB: tl.constexpr, DQ: tl.constexpr,
+                       INTERP: tl.constexpr):
+    """out = W in out's dtype, one [BN, KB*QB] tile per program; grid (cdiv(N, BN), cdiv(K, KB*QB)).
+    For the 'dequant' path: when cuBLAS on a transient bf16 copy beats the fused kernels."""
+    rows = tl.program_id(0) * BN + tl.arange(0, BN)
+    kb0 = tl.program_id(1) * KB
+    w = _w_tile(w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, lut_ptr, rows, kb0, K // QB, N, K,
+                BN, QB, KB, DQ, out_ptr.dtype.element_ty, INTERP)
+    cols = kb0 * QB + tl.arange(0, KB * QB)
+    tl.store(out_ptr + rows[:, None] * K + cols[None, :], w, mask=(rows[:, None] < N) & (cols[None, :] < K))

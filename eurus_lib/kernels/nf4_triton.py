@@ -4,6 +4,7 @@ small grids, and a one-shot tuner on CUDA (set EURUS_NF4_TUNE=0 to take the firs
     nf4_gemv(x, qw)                 x [M, K] -> x @ W.T, one program row per token (decode)
     nf4_matmul(x, qw, lora, bias)   x [M, K] -> x @ W.T (+ xa @ B.T) on tensor cores
     nf4_matmul_t(dy, qw, lora)      dy [M, N] -> dy @ W (+ dyb @ A), the input gradient
+    nf4_dequantize(qw, dtype)       W in one pass (for the 'dequant' path of nf4_linear)
 
 CUDA tensors run the compiled kernels; CPU tensors run the same kernels under Triton's
 interpreter (slow: for tests on small shapes), which needs TRITON_INTERPRET=1. Example on a CPU:
@@ -145,7 +146,7 @@ def nf4_gemv(x: torch.Tensor, qw: NF4Weight, cfg: Cfg | None = None) -> torch.Te
         out = y if c.split == 1 else torch.empty((c.split, m, n), device=x.device, dtype=torch.float32)
         kern[(-(-n // c.bn), m, c.split)](
             x, *_wargs(qw, x.device), out, n, k, x.stride(0), out.stride(-2), out.stride(0), per,
-            QB=qw.blocksize, BN=c.bn, KB=c.kb, DQ=qw.double_quant, SPLIT=c.split,
+            QB=qw.blocksize, BN=c.bn, KB=c.kb, DQ=qw.double_quant, SPLIT=c.split, INTERP=x.device.type != "cuda",
             num_warps=c.warps, num_stages=c.stages)
         return y if c.split == 1 else y.copy_(out.sum(0))
 
@@ -196,7 +197,7 @@ def nf4_matmul(x: torch.Tensor, qw: NF4Weight, lora: tuple | None = None,
             x, *_wargs(qw, x.device), out, xa, lb, b, m, n, k, r, x.stride(0), out.stride(-2),
             out.stride(0), s_xa, s_lb, per,
             QB=qw.blocksize, BM=c.bm, BN=c.bn, KB=c.kb, GROUP_M=c.group, DQ=qw.double_quant,
-            SPLIT=c.split, RP=rp, HAS_BIAS=bias is not None, F32=cpu, num_warps=c.warps, num_stages=c.stages)
+            SPLIT=c.split, RP=rp, HAS_BIAS=bias is not None, INTERP=cpu, num_warps=c.warps, num_stages=c.stages)
         return y if c.split == 1 else y.copy_(out.sum(0))
 
     key = ("mm", m if m <= 64 else _pow2_at_most(m, 1 << 30), n, k, qw.blocksize, qw.double_quant, x.dtype, rp)
@@ -233,9 +234,23 @@ def nf4_matmul_t(dy: torch.Tensor, qw: NF4Weight, lora: tuple | None = None,
         bk = c.kb * qw.blocksize
         kern[(-(-m // c.bm) * -(-k // bk),)](
             dy, *_wargs(qw, dy.device), dx, dyb, la, m, n, k, r, dy.stride(0), dx.stride(0), s_dyb, s_la,
-            QB=qw.blocksize, BM=c.bm, BN=c.bn, KB=c.kb, GROUP_M=c.group, DQ=qw.double_quant, RP=rp, F32=cpu,
+            QB=qw.blocksize, BM=c.bm, BN=c.bn, KB=c.kb, GROUP_M=c.group, DQ=qw.double_quant, RP=rp, INTERP=cpu,
             num_warps=c.warps, num_stages=c.stages)
         return dx
 
     key = ("mm_t", m if m <= 64 else _pow2_at_most(m, 1 << 30), n, k, qw.blocksize, qw.double_quant, dy.dtype, rp)
     return run(_pick(key, cands, run, dy.device))
+
+
+# ---------------------------------------------------------------- plain dequantization
+def nf4_dequantize(qw: NF4Weight, dtype: torch.dtype = torch.bfloat16) -> torch.Tensor:
+    """W [N, K] in `dtype`, decoded in one pass (codes, nested absmax and offset fused)."""
+    n, k = qw.shape
+    _check(qw, k)
+    device = qw.packed.device
+    out = torch.empty((n, k), device=device, dtype=dtype)
+    bn, kb = 32, _pow2_at_most(k // qw.blocksize, 4)
+    _kernels(device).nf4_dequant_kernel[(-(-n // bn), -(-k // (kb * qw.blocksize)))](
+        *_wargs(qw, device), out, n, k, QB=qw.blocksize, BN=bn, KB=kb, DQ=qw.double_quant,
+        INTERP=device.type != "cuda", num_warps=4)
+    return out

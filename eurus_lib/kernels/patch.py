@@ -7,9 +7,10 @@ merged or disabled adapters, mixed-adapter batches, LoRA dropout while training,
 K not a multiple of the blocksize, CPU-packed weights) falls back to the original forward.
 
 Auto mode (enable=None) is on only where it pays: CUDA with Triton, after a probe that checks the
-kernels against the reference on one of the model's layers and times them against bitsandbytes
-for decode (M=1), small batches (M=16) and training (M=2048, forward + input grad). Each regime
-where bitsandbytes is faster on this card keeps bitsandbytes. CPU: a no-op unless forced.
+kernels against bitsandbytes on the model's largest layer and times both for decode (M=1), small
+batches (M=16) and training (M=2048, forward + input grad; there also the one-pass decode +
+cuBLAS path). Each regime takes the fastest correct path on this card, bitsandbytes included.
+CPU: a no-op unless forced.
 
     from eurus_lib.kernels import patch_nf4_linears
     n = patch_nf4_linears(model)          # after get_peft_model(...), on the GPU
@@ -24,8 +25,9 @@ import torch
 from . import nf4_ref
 from .nf4_linear import nf4_linear
 
-# Which M regimes use our kernels; patch_nf4_linears(enable=None) sets it from the probe.
-POLICY = {"gemv": True, "small": True, "large": True}
+# Path per M regime: "fused" kernels, "dequant" (one-pass decode + cuBLAS, still with the fused
+# LoRA autograd) or "bnb" (the original forward). patch_nf4_linears(enable=None) sets it by probing.
+POLICY = {"gemv": "fused", "small": "fused", "large": "fused"}
 SMALL_M = 64
 
 
@@ -59,9 +61,10 @@ def _compute_dtype(base, x):
 
 def _base_forward(self, x, *args, **kwargs):
     qw = _nf4_weight(self)
-    if qw is None or not POLICY[_regime(x.numel() // x.shape[-1])]:
+    path = POLICY[_regime(x.numel() // x.shape[-1])]
+    if qw is None or path == "bnb":
         return self._eurus_orig_forward(x, *args, **kwargs)
-    y = nf4_linear(x.to(_compute_dtype(self, x)), qw, bias=self.bias)
+    y = nf4_linear(x.to(_compute_dtype(self, x)), qw, bias=self.bias, path=path)
     return y.to(x.dtype)
 
 
@@ -78,11 +81,12 @@ def _lora_fusable(self, kwargs) -> bool:
 def _lora_forward(self, x, *args, **kwargs):
     base = self.base_layer
     qw = _nf4_weight(base)
-    if qw is None or not _lora_fusable(self, kwargs) or not POLICY[_regime(x.numel() // x.shape[-1])]:
+    path = POLICY[_regime(x.numel() // x.shape[-1])]
+    if qw is None or path == "bnb" or not _lora_fusable(self, kwargs):
         return self._eurus_orig_forward(x, *args, **kwargs)
     name = [a for a in self.active_adapters if a in self.lora_A][0]
     y = nf4_linear(x.to(_compute_dtype(base, x)), qw, self.lora_A[name].weight, self.lora_B[name].weight,
-                   self.scaling[name], base.bias)
+                   self.scaling[name], base.bias, path=path)
     return y.to(x.dtype)
 
 
@@ -141,10 +145,10 @@ def patch_nf4_linears(model, enable: bool | None = None) -> int:
             return 0
         from .probe import probe_policy
         POLICY.update(probe_policy(max(layers, key=lambda m: m.weight.quant_state.shape.numel())))
-        if not any(POLICY.values()):
+        if set(POLICY.values()) == {"bnb"}:
             return 0
     else:
-        POLICY.update(gemv=True, small=True, large=True)
+        POLICY.update(gemv="fused", small="fused", large="fused")
     for mod, kind in targets:
         _patch(mod, _lora_forward if kind == "lora" else _base_forward)
     return len(layers)
