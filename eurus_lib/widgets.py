@@ -26,8 +26,6 @@ def config_editor(cfg: KitConfig, section: str, keys: list[str] | None = None):
 
 
 def _field_widget(cfg: KitConfig, section: str, key: str, status):
-    import ipywidgets as w
-
     f = field_info(section, key)
     value = getattr(getattr(cfg, section), key)
     widget = _make_widget(f, value)
