@@ -26,7 +26,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 reproduce: env
-	$(BIN)/eurus-kit reproduce --preset $(PRESET) --run-dir $(RUN)
+	$(BIN)/eurus-kit reproduce --preset $(PRESET) --run-dir $(RUN) --figures-dir figures
 
 test: env
 	$(BIN)/ruff check eurus_lib tests benchmarks

@@ -37,6 +37,7 @@ def _add(sub, name: str, help: str, notebooks: bool = False) -> None:
     p.add_argument("--force", action="store_true", help="Redo stages that already finished with this config.")
     if notebooks:
         p.add_argument("--no-notebooks", action="store_true", help="Skip executing and exporting the notebooks.")
+        p.add_argument("--figures-dir", default=None, help="Also copy the run's figures into this folder.")
     p.add_argument("overrides", nargs="*", metavar="section.key=value",
                    help="Config overrides, e.g. sft.lr=1e-4 trees.max_turns=3.")
 
@@ -77,7 +78,8 @@ def _dispatch(args) -> int:
     from . import pipeline
 
     if args.command == "reproduce":
-        pipeline.reproduce(cfg, run, force=args.force, notebooks=not args.no_notebooks)
+        pipeline.reproduce(cfg, run, force=args.force, notebooks=not args.no_notebooks,
+                           figures_dir=Path(args.figures_dir) if args.figures_dir else None)
     else:
         stage = get_stage(args.command)
         if not stage.is_built():

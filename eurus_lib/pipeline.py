@@ -31,8 +31,13 @@ def run_stage(stage: Stage, cfg: KitConfig, run: RunDir, *, force: bool = False)
     return summary
 
 
-def reproduce(cfg: KitConfig, run: RunDir, *, force: bool = False, notebooks: bool = True) -> Path:
-    """The main job: every built stage in order, the executed notebooks, then the report."""
+def reproduce(cfg: KitConfig, run: RunDir, *, force: bool = False, notebooks: bool = True,
+              figures_dir: Path | None = None) -> Path:
+    """The main job: every built stage in order, the executed notebooks, then the report.
+
+    With `figures_dir` (the Makefile passes the repo's `figures/`), the run's figures are copied
+    there too, so the committed figures are always the output of a real run.
+    """
     pick_device(cfg)  # refuse a GPU preset before any work starts
     t0 = time.perf_counter()
     for stage in STAGES:
@@ -40,6 +45,8 @@ def reproduce(cfg: KitConfig, run: RunDir, *, force: bool = False, notebooks: bo
     if notebooks:
         export_notebooks(cfg, run)
     report = write_report(run)
+    if figures_dir is not None:
+        publish_figures(run, Path(figures_dir))
     print(f"reproduce finished in {time.perf_counter() - t0:.0f} s; report: {report}")
     return report
 
@@ -57,3 +64,20 @@ def export_notebooks(cfg: KitConfig, run: RunDir) -> list[Path]:
             written.append(html)
     print(f"[notebooks] wrote {len(written)} HTML files to {run.root / 'notebooks'}")
     return written
+
+
+def publish_figures(run: RunDir, target: Path) -> list[Path]:
+    """Copy the run's figures (PNG) into `target`, noting which run they came from."""
+    import shutil
+
+    target.mkdir(parents=True, exist_ok=True)
+    copied = [Path(shutil.copy2(p, target / p.name)) for p in sorted((run.root / "figures").glob("*.png"))]
+    m = run.manifest
+    hw = m.get("hardware", {})
+    (target / "SOURCE.md").write_text(
+        f"Figures copied from the run folder `{run.root.name}` (preset {m.get('preset')}, seed {m.get('seed')}, "
+        f"commit {m.get('versions', {}).get('git_commit')}), made on {hw.get('cpu_count')} CPU cores "
+        f"with GPU: {', '.join(g['name'] for g in hw.get('cuda', [])) or 'none'}.\n"
+        "Regenerate them with `make reproduce`.\n")
+    print(f"[figures] copied {len(copied)} figures to {target}/")
+    return copied

@@ -47,3 +47,13 @@ def test_console_script_help_lists_every_stage():
     out = subprocess.run([sys.executable, "-m", "eurus_lib.cli", "--help"], capture_output=True, text=True).stdout
     for name in ("reproduce", "trees", "sft", "prefs", "rm", "eval", "report"):
         assert name in out
+
+
+def test_reproduce_copies_run_figures_into_the_figures_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr("eurus_lib.pipeline.STAGES", [])
+    run_dir = tmp_path / "run"
+    (run_dir / "figures").mkdir(parents=True)
+    (run_dir / "figures" / "tree.png").write_bytes(b"\x89PNG fake")
+    assert main(["reproduce", "--run-dir", str(run_dir), "--no-notebooks", "--figures-dir", str(tmp_path / "pub")]) == 0
+    assert (tmp_path / "pub" / "tree.png").read_bytes() == b"\x89PNG fake"
+    assert "preset tiny" in (tmp_path / "pub" / "SOURCE.md").read_text()
