@@ -16,21 +16,21 @@ from pathlib import Path
 import pytest
 
 from eurus_lib.sandbox import isolation as iso
-from eurus_lib.sandbox import isolation_mode, run_python, seccomp
+from eurus_lib.sandbox import isolation_mode, run_many, run_python, seccomp
 
 MODE = isolation_mode()
 needs_bwrap = pytest.mark.skipif(MODE != "bwrap", reason="needs bubblewrap (the subprocess fallback has no such isolation)")
 
 
 def _host_processes(marker: str | None = None) -> list[int]:
-    """Host pids whose command line holds `marker`, or (marker=None) that run as a sandbox uid."""
+    """Host pids whose command line holds `marker`, or (marker=None) that run as one of our sandbox uids."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
             if marker is None:
-                found += [int(entry.name)] if iso.is_sandbox_uid(entry.stat().st_uid) else []
+                found += [int(entry.name)] if entry.stat().st_uid in iso.own_uids() else []
             elif marker.encode() in (entry / "cmdline").read_bytes():
                 found.append(int(entry.name))
         except OSError:  # the process ended while we looked
@@ -88,6 +88,17 @@ def test_fork_bomb_is_contained():
     r = run_python(code, timeout_s=2, max_processes=16)
     assert r.status == "timeout"
     assert subprocess.run(["true"], timeout=10).returncode == 0  # the host can still start processes
+
+
+def test_hostile_runs_in_parallel_leave_honest_runs_correct():
+    if not _process_limit_holds():
+        pytest.skip("the process limit does not hold in this mode (root without bubblewrap): no fork bomb")
+    hostile = {"import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass": "timeout",
+               "x = bytearray(2 << 30)": "memory", "while True:\n    print('y' * 1000)": "killed"}
+    codes = [*hostile, "print(sum(range(10**6)))"] * 2
+    results = run_many(codes, workers=4, timeout_s=2)
+    assert [r.status for r in results] == [*hostile.values(), "ok"] * 2
+    assert [r.stdout for r in results[3::4]] == ["499999500000\n"] * 2
 
 
 def test_memory_bomb_reports_memory():

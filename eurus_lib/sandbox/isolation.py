@@ -178,8 +178,7 @@ class _UidPool:
         with self._lock:
             slot = self._free.pop() if self._free else self._grow()
         try:
-            block = (os.getpid() % (UID_SPAN // UIDS_PER_PROCESS)) * UIDS_PER_PROCESS
-            yield UID_BASE + block + slot % UIDS_PER_PROCESS
+            yield own_uids()[slot % UIDS_PER_PROCESS]
         finally:
             with self._lock:
                 self._free.append(slot)
@@ -192,9 +191,10 @@ class _UidPool:
 uid_pool = _UidPool()
 
 
-def is_sandbox_uid(uid: int) -> bool:
-    """True for the uids that root-mode sandboxes run as (tests use it to find leftovers)."""
-    return UID_BASE <= uid < UID_BASE + UID_SPAN
+def own_uids() -> range:
+    """The sandbox uids of this process's runs (tests look for leftovers under them)."""
+    start = UID_BASE + (os.getpid() % (UID_SPAN // UIDS_PER_PROCESS)) * UIDS_PER_PROCESS
+    return range(start, start + UIDS_PER_PROCESS)
 
 
 def isolation_mode() -> str:
