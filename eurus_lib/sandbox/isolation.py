@@ -127,7 +127,9 @@ def _ancestors(paths: list[str]) -> list[str]:
     return seen
 
 
-def _bind_args(extra_dirs: list[str]) -> list[str]:
+@cache
+def _bind_args(extra_dirs: tuple[str, ...]) -> tuple[str, ...]:
+    """The read-only file-system arguments (the same for every run, so built once)."""
     folders, links = _python_binds()
     exe = python_executable()
     binds = list(_outermost(set(folders) | set(extra_dirs)))
@@ -141,7 +143,7 @@ def _bind_args(extra_dirs: list[str]) -> list[str]:
         args += ["--ro-bind", path, path]
     for target, link in links:
         args += ["--symlink", target, link]
-    return args
+    return tuple(args)
 
 
 def bwrap_command(info_fd: int, *, site_packages: bool, seccomp_fd: int | None = None) -> list[str]:
@@ -154,7 +156,7 @@ def bwrap_command(info_fd: int, *, site_packages: bool, seccomp_fd: int | None =
         args += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:
         args += ["--unshare-user", "--disable-userns"]
-    args += _bind_args(site_packages_dirs() if site_packages else [])
+    args += _bind_args(tuple(site_packages_dirs()) if site_packages else ())
     args += ["--proc", "/proc", "--dev", "/dev",
              "--size", str(SHM_TMPFS_BYTES), "--perms", "1777", "--tmpfs", "/dev/shm",
              "--remount-ro", "/dev",

@@ -63,6 +63,8 @@ class ExecResult:
 
 @dataclass(frozen=True)
 class Limits:
+    """What one run may use; `check` refuses values the sandbox cannot honour."""
+
     timeout_s: float = 5.0
     memory_mb: int = 512
     max_processes: int = 16
@@ -133,7 +135,7 @@ def _checked_files(files: dict | None) -> dict[str, bytes]:
     checked = {}
     for name, data in (files or {}).items():
         norm = posixpath.normpath(str(name))
-        if not name or norm.startswith(("/", "..")) or norm == ".":
+        if not name or norm.startswith("/") or norm in (".", "..") or norm.startswith("../"):
             raise KitError(f"Sandbox file name {name!r} must be a relative path inside the working folder.")
         checked[norm] = data.encode() if isinstance(data, str) else bytes(data)
     return checked
@@ -196,7 +198,11 @@ class _Run:
 
     def _pipe(self) -> tuple[int, int]:
         r, w = os.pipe()
-        return self._fd(r), w
+        return self._fd(r), self._fd(w)
+
+    def _close(self, fd: int) -> None:
+        self.fds.remove(fd)
+        os.close(fd)
 
     def start(self, payload: bytes, stdin: str, uid: int, site_packages: bool) -> None:
         payload_fd = self._memfd(payload)
@@ -217,7 +223,7 @@ class _Run:
             raise KitError(f"The sandbox could not start ({self.mode} mode): {error}.") from error
         finally:
             for fd in write_ends:
-                os.close(fd)
+                self._close(fd)
 
     def _isolation(self, site_packages: bool, write_ends: list[int]) -> tuple[list[str], str, dict, list[int]]:
         """(command prefix, host cwd, environment, extra fds to pass) for this run's mode."""
