@@ -16,8 +16,6 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from ..errors import KitError
 from .isolation import resolve
 from .runner import ExecResult, run_python
@@ -37,9 +35,16 @@ def run_many(codes: Iterable[str], *, stdins: Sequence[str] | None = None, worke
     workers = max(1, min(workers or os.cpu_count() or 1, len(codes) or 1))
     with ThreadPoolExecutor(workers, thread_name_prefix="sandbox") as pool:
         futures = [pool.submit(run_python, code, stdin=stdin, **options) for code, stdin in zip(codes, stdins, strict=True)]
-        for _ in tqdm(as_completed(futures), total=len(futures), desc="sandbox runs", disable=not progress):
-            pass
+        if progress:
+            _show_progress(futures)
         return [f.result() for f in futures]
+
+
+def _show_progress(futures: list) -> None:
+    from tqdm.auto import tqdm  # imported only when a bar is wanted
+
+    for _ in tqdm(as_completed(futures), total=len(futures), desc="sandbox runs"):
+        pass
 
 
 def unit_test_program(prompt: str, completion: str, test: str, entry_point: str) -> str:
