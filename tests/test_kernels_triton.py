@@ -92,6 +92,18 @@ def test_input_gradient_with_lora_matches_reference(m, n, k, double_quant):
 
 
 @runs_kernels
+@pytest.mark.parametrize("swap", [True, False])
+def test_both_tile_orientations_agree_with_reference(swap):
+    """swap=True computes the transposed tile (weight as the MMA's first operand)."""
+    from eurus_lib.kernels import nf4_triton as T
+    qw, x = _case(24, 48, 128, seed=4)
+    cfg = T.Cfg(bm=16, bn=32, warps=4, stages=1, swap=swap)
+    assert _rel(T.nf4_matmul(x, qw, cfg=cfg), x.float() @ _w(qw).t()) < 1e-2
+    dy = torch.randn(24, 48).to(DEV, torch.bfloat16)
+    assert _rel(T.nf4_matmul_t(dy, qw, cfg=cfg), dy.float() @ _w(qw)) < 1e-2
+
+
+@runs_kernels
 @pytest.mark.parametrize("double_quant", [True, False])
 def test_one_pass_dequantize_equals_reference(double_quant):
     from eurus_lib.kernels import nf4_triton as T

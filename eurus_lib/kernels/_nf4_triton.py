@@ -6,6 +6,7 @@ interpreter (TRITON_INTERPRET=1, CPU tensors) the same code runs on the CPU, so 
 Storage (see nf4_ref.py): W [N, K] row-major, two 4-bit codes per byte (even element in the high
 nibble), one absmax per QB=64 values, optionally 8-bit double-quantized in blocks of 256. We need
 K % QB == 0, so a block never straddles two rows and row n, block j has absmax index n*K/QB + j.
+The tensor-core kernels step K one block at a time, so each tile row needs a single absmax.
 """
 
 import triton
@@ -55,17 +56,27 @@ def _cast(x, dtype: tl.constexpr, INTERP: tl.constexpr):
 
 
 @triton.jit
-def _w_tile(w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, lut_ptr, rows, kb0, kb_end, N, K,
-            R: tl.constexpr, QB: tl.constexpr, KB: tl.constexpr, DQ: tl.constexpr, dtype: tl.constexpr,
+def _w_tile(w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, lut_ptr, rows, kb, N, K,
+            QB: tl.constexpr, DQ: tl.constexpr, TRANS: tl.constexpr, dtype: tl.constexpr,
             INTERP: tl.constexpr):
-    """W[rows, kb0*QB:(kb0+KB)*QB] dequantized to `dtype`, shape [R, KB*QB]: level * absmax in fp32,
-    one rounding, as bitsandbytes' dequantize_4bit."""
-    hi, lo, a = _codes(w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, lut_ptr, rows, kb0, kb_end,
-                       N, K, QB, KB, DQ)
-    hi = _cast(hi * a[:, :, None], dtype, INTERP)
-    lo = _cast(lo * a[:, :, None], dtype, INTERP)
-    # join puts each (even, odd) pair side by side, so the reshape restores column order.
-    return tl.reshape(tl.join(hi, lo), (R, KB * QB))
+    """Block kb of W's rows, dequantized to `dtype`: W[rows, kb*QB:(kb+1)*QB] as [R, QB], or its
+    transpose [QB, R] when TRANS. Level * absmax in fp32, one rounding (bitsandbytes' semantics).
+
+    Built from elementwise ops on loads only (each byte is read for both of its nibbles): Triton
+    3.6 fails to compile a join/reshape/trans chain feeding Hopper's wgmma (OptimizeDotOperands),
+    and this form lets the compiler place the loads directly in the MMA operand layout."""
+    c = tl.arange(0, QB)
+    rmask = rows < N
+    blk = rows * (K // QB) + kb
+    shift = 4 - (c % 2) * 4  # even column: high nibble
+    a = tl.where(rmask, _absmax(absmax_ptr, scale_ptr, code2_ptr, offset_ptr, blk, rmask, DQ), 0.0)
+    if TRANS:
+        byte = tl.load(w_ptr + blk[None, :] * (QB // 2) + (c // 2)[:, None], mask=rmask[None, :], other=0)
+        v = tl.load(lut_ptr + ((byte.to(tl.int32) >> shift[:, None]) & 15)) * a[None, :]
+    else:
+        byte = tl.load(w_ptr + blk[:, None] * (QB // 2) + (c // 2)[None, :], mask=rmask[:, None], other=0)
+        v = tl.load(lut_ptr + ((byte.to(tl.int32) >> shift[None, :]) & 15)) * a[:, None]
+    return _cast(v, dtype, INTERP)
 
 
 @triton.jit
@@ -86,14 +97,16 @@ def nf4_gemv_kernel(x_ptr, w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, 
     """y[m, rows] = x[m] @ W[rows].T for one token row m per program (decode, M=1).
 
     Grid (cdiv(N, BN), M, SPLIT). Memory-bound: each weight byte is read once and fed to FMAs on
-    CUDA cores; the absmax is applied per 64-value block after the multiply. With SPLIT > 1 each
-    program covers a slice of K and writes fp32 partial sums (y_ptr + split * stride_ys)."""
+    CUDA cores; the absmax is applied per 64-value block after the multiply. x is read as
+    contiguous (even, odd) pairs and split in registers. With SPLIT > 1 each program covers a
+    slice of K and writes fp32 partial sums (y_ptr + split * stride_ys)."""
     pid_n = tl.program_id(0)
     m = tl.program_id(1)
     s = tl.program_id(2)
     HALF: tl.constexpr = QB // 2
     rows = pid_n * BN + tl.arange(0, BN)
     t = tl.arange(0, HALF)
+    p = tl.arange(0, 2)
     kb_start = s * blocks_per_split
     kb_end = tl.minimum(K // QB, kb_start + blocks_per_split)
     acc = tl.zeros((BN, KB, HALF), dtype=tl.float32)
@@ -101,10 +114,9 @@ def nf4_gemv_kernel(x_ptr, w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, 
         hi, lo, a = _codes(w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, lut_ptr, rows, kb0, kb_end,
                            N, K, QB, KB, DQ)
         j = kb0 + tl.arange(0, KB)
-        xoff = x_ptr + m * stride_xm + j[:, None] * QB + 2 * t[None, :]
-        xmask = (j < kb_end)[:, None]
-        xe = tl.load(xoff, mask=xmask, other=0.0).to(tl.float32)
-        xo = tl.load(xoff + 1, mask=xmask, other=0.0).to(tl.float32)
+        xoff = m * stride_xm + j[:, None, None] * QB + 2 * t[None, :, None] + p[None, None, :]
+        xpair = tl.load(x_ptr + xoff, mask=(j < kb_end)[:, None, None], other=0.0).to(tl.float32)
+        xe, xo = tl.split(xpair)
         acc += (hi * xe[None, :, :] + lo * xo[None, :, :]) * a[:, :, None]
     y = tl.sum(tl.sum(acc, axis=2), axis=1)
     if SPLIT == 1:
@@ -117,14 +129,16 @@ def nf4_gemv_kernel(x_ptr, w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, 
 def nf4_mm_kernel(x_ptr, w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, lut_ptr, y_ptr,
                   xa_ptr, lb_ptr, bias_ptr,
                   M, N, K, LORA_R, stride_xm, stride_ym, stride_ys, stride_xam, stride_lbn, blocks_per_split,
-                  QB: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, KB: tl.constexpr,
-                  GROUP_M: tl.constexpr, DQ: tl.constexpr, SPLIT: tl.constexpr,
-                  RP: tl.constexpr, HAS_BIAS: tl.constexpr, INTERP: tl.constexpr):
+                  QB: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, GROUP_M: tl.constexpr,
+                  DQ: tl.constexpr, SPLIT: tl.constexpr, RP: tl.constexpr, HAS_BIAS: tl.constexpr,
+                  SWAP: tl.constexpr, INTERP: tl.constexpr):
     """y = x @ W.T (+ xa @ lb.T, the LoRA term, + bias) for x [M, K], W [N, K] NF4.
 
-    Tensor-core tiles [BM, BN] stepping K by KB*QB; the W tile is decoded in registers and used by
-    BM rows, so its decode cost shrinks as BM grows. RP > 0 fuses LoRA: xa = s * x @ A.T [M, r]
-    is precomputed (tiny), lb = B [N, r]; r is padded to RP >= 16 with masks for tl.dot.
+    Tensor-core tiles stepping K one 64-value block at a time; the W tile is decoded in registers
+    and used by BM rows, so its decode cost shrinks as BM grows. SWAP computes the tile transposed,
+    y.T = W @ x.T, so W is the MMA's first operand (it may stay in registers on Hopper) and a small
+    M can be the MMA's narrow side. RP > 0 fuses LoRA: xa = s * x @ A.T [M, r] is precomputed
+    (tiny), lb = B [N, r]; r is padded to RP >= 16 with masks for tl.dot.
     Grid (cdiv(M, BM) * cdiv(N, BN), SPLIT); SPLIT > 1 writes fp32 partials (small M only)."""
     pid = tl.program_id(0)
     s = tl.program_id(1)
@@ -138,30 +152,50 @@ def nf4_mm_kernel(x_ptr, w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, lu
     pid_n = (pid % group) // size_m
     offs_m = pid_m * BM + tl.arange(0, BM)
     rows = pid_n * BN + tl.arange(0, BN)
-    BK: tl.constexpr = KB * QB
+    c = tl.arange(0, QB)
     kb_start = s * blocks_per_split
     kb_end = tl.minimum(K // QB, kb_start + blocks_per_split)
-    acc = tl.zeros((BM, BN), dtype=tl.float32)
-    for kb0 in range(kb_start, kb_end, KB):
-        k = kb0 * QB + tl.arange(0, BK)
-        x = tl.load(x_ptr + offs_m[:, None] * stride_xm + k[None, :],
-                    mask=(offs_m[:, None] < M) & (k[None, :] < kb_end * QB), other=0.0)
-        w = _w_tile(w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, lut_ptr, rows, kb0, kb_end, N, K,
-                    BN, QB, KB, DQ, x_ptr.dtype.element_ty, INTERP)
-        acc = _dot(x, tl.trans(w), acc, INTERP)
+    if SWAP:
+        acc = tl.zeros((BN, BM), dtype=tl.float32)
+    else:
+        acc = tl.zeros((BM, BN), dtype=tl.float32)
+    for kb in range(kb_start, kb_end):
+        k = kb * QB + c
+        w = _w_tile(w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, lut_ptr, rows, kb, N, K,
+                    QB, DQ, not SWAP, x_ptr.dtype.element_ty, INTERP)
+        if SWAP:
+            xt = tl.load(x_ptr + offs_m[None, :] * stride_xm + k[:, None], mask=offs_m[None, :] < M, other=0.0)
+            acc = _dot(w, xt, acc, INTERP)
+        else:
+            x = tl.load(x_ptr + offs_m[:, None] * stride_xm + k[None, :], mask=offs_m[:, None] < M, other=0.0)
+            acc = _dot(x, w, acc, INTERP)
     if RP > 0:
         if s == 0:
             r = tl.arange(0, RP)
-            xa = tl.load(xa_ptr + offs_m[:, None] * stride_xam + r[None, :],
-                         mask=(offs_m[:, None] < M) & (r[None, :] < LORA_R), other=0.0)
-            lb = tl.load(lb_ptr + rows[:, None] * stride_lbn + r[None, :],
-                         mask=(rows[:, None] < N) & (r[None, :] < LORA_R), other=0.0)
-            acc = _dot(xa, tl.trans(lb), acc, INTERP)
-    if HAS_BIAS:
-        if s == 0:
-            acc += tl.load(bias_ptr + rows, mask=rows < N, other=0.0).to(tl.float32)[None, :]
-    mask = (offs_m[:, None] < M) & (rows[None, :] < N)
-    ptrs = offs_m[:, None] * stride_ym + rows[None, :]
+            if SWAP:
+                lb = tl.load(lb_ptr + rows[:, None] * stride_lbn + r[None, :],
+                             mask=(rows[:, None] < N) & (r[None, :] < LORA_R), other=0.0)
+                xat = tl.load(xa_ptr + offs_m[None, :] * stride_xam + r[:, None],
+                              mask=(offs_m[None, :] < M) & (r[:, None] < LORA_R), other=0.0)
+                acc = _dot(lb, xat, acc, INTERP)
+            else:
+                xa = tl.load(xa_ptr + offs_m[:, None] * stride_xam + r[None, :],
+                             mask=(offs_m[:, None] < M) & (r[None, :] < LORA_R), other=0.0)
+                lbt = tl.load(lb_ptr + rows[None, :] * stride_lbn + r[:, None],
+                              mask=(rows[None, :] < N) & (r[:, None] < LORA_R), other=0.0)
+                acc = _dot(xa, lbt, acc, INTERP)
+    if SWAP:
+        if HAS_BIAS:
+            if s == 0:
+                acc += tl.load(bias_ptr + rows, mask=rows < N, other=0.0).to(tl.float32)[:, None]
+        mask = (rows[:, None] < N) & (offs_m[None, :] < M)
+        ptrs = offs_m[None, :] * stride_ym + rows[:, None]
+    else:
+        if HAS_BIAS:
+            if s == 0:
+                acc += tl.load(bias_ptr + rows, mask=rows < N, other=0.0).to(tl.float32)[None, :]
+        mask = (offs_m[:, None] < M) & (rows[None, :] < N)
+        ptrs = offs_m[:, None] * stride_ym + rows[None, :]
     if SPLIT == 1:
         tl.store(y_ptr + ptrs, _cast(acc, y_ptr.dtype.element_ty, INTERP), mask=mask)
     else:
@@ -172,54 +206,67 @@ def nf4_mm_kernel(x_ptr, w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, lu
 def nf4_mm_t_kernel(dy_ptr, w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, lut_ptr, dx_ptr,
                     dyb_ptr, la_ptr,
                     M, N, K, LORA_R, stride_dym, stride_dxm, stride_dybm, stride_lar,
-                    QB: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, KB: tl.constexpr,
-                    GROUP_M: tl.constexpr, DQ: tl.constexpr, RP: tl.constexpr, INTERP: tl.constexpr):
+                    QB: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, GROUP_M: tl.constexpr,
+                    DQ: tl.constexpr, RP: tl.constexpr, SWAP: tl.constexpr, INTERP: tl.constexpr):
     """dx = dy @ W (+ dyb @ la, the LoRA term) for dy [M, N], W [N, K] NF4: the input gradient.
 
-    Each program owns a [BM, KB*QB] tile of dx and walks N in steps of BN, decoding the W tile
-    [BN, KB*QB] it needs (whole 64-value blocks, so one absmax per row of the tile slice).
-    RP > 0 fuses LoRA: dyb = s * dy @ B [M, r], la = A [r, K]. Grid (cdiv(M, BM) * K / (KB*QB),)."""
+    Each program owns a [BM, QB] tile of dx (one 64-value block of K) and walks N in steps of BN,
+    decoding the W tile [BN, QB] it needs. SWAP computes dx.T = W.T @ dy.T, W first (see
+    nf4_mm_kernel). RP > 0 fuses LoRA: dyb = s * dy @ B [M, r], la = A [r, K].
+    Grid (cdiv(M, BM) * K / QB,)."""
     pid = tl.program_id(0)
-    BK: tl.constexpr = KB * QB
     num_m = tl.cdiv(M, BM)
-    num_k = tl.cdiv(K, BK)
+    num_k = K // QB
     group = GROUP_M * num_k
     first_m = (pid // group) * GROUP_M
     size_m = tl.minimum(num_m - first_m, GROUP_M)
     pid_m = first_m + (pid % group) % size_m
-    pid_k = (pid % group) // size_m
+    kb = (pid % group) // size_m
     offs_m = pid_m * BM + tl.arange(0, BM)
-    kb0 = pid_k * KB
-    k = kb0 * QB + tl.arange(0, BK)
-    acc = tl.zeros((BM, BK), dtype=tl.float32)
+    k = kb * QB + tl.arange(0, QB)
+    if SWAP:
+        acc = tl.zeros((QB, BM), dtype=tl.float32)
+    else:
+        acc = tl.zeros((BM, QB), dtype=tl.float32)
     for n0 in range(0, N, BN):
         rows = n0 + tl.arange(0, BN)
-        dy = tl.load(dy_ptr + offs_m[:, None] * stride_dym + rows[None, :],
-                     mask=(offs_m[:, None] < M) & (rows[None, :] < N), other=0.0)
-        w = _w_tile(w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, lut_ptr, rows, kb0, K // QB, N, K,
-                    BN, QB, KB, DQ, dy_ptr.dtype.element_ty, INTERP)
-        acc = _dot(dy, w, acc, INTERP)
+        w = _w_tile(w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, lut_ptr, rows, kb, N, K,
+                    QB, DQ, SWAP, dy_ptr.dtype.element_ty, INTERP)
+        if SWAP:
+            dyt = tl.load(dy_ptr + offs_m[None, :] * stride_dym + rows[:, None],
+                          mask=(rows[:, None] < N) & (offs_m[None, :] < M), other=0.0)
+            acc = _dot(w, dyt, acc, INTERP)
+        else:
+            dy = tl.load(dy_ptr + offs_m[:, None] * stride_dym + rows[None, :],
+                         mask=(offs_m[:, None] < M) & (rows[None, :] < N), other=0.0)
+            acc = _dot(dy, w, acc, INTERP)
     if RP > 0:
         r = tl.arange(0, RP)
-        dyb = tl.load(dyb_ptr + offs_m[:, None] * stride_dybm + r[None, :],
-                      mask=(offs_m[:, None] < M) & (r[None, :] < LORA_R), other=0.0)
-        la = tl.load(la_ptr + r[:, None] * stride_lar + k[None, :],
-                     mask=(r[:, None] < LORA_R) & (k[None, :] < K), other=0.0)
-        acc = _dot(dyb, la, acc, INTERP)
-    mask = (offs_m[:, None] < M) & (k[None, :] < K)
-    tl.store(dx_ptr + offs_m[:, None] * stride_dxm + k[None, :], _cast(acc, dx_ptr.dtype.element_ty, INTERP),
-             mask=mask)
+        if SWAP:
+            lat = tl.load(la_ptr + r[None, :] * stride_lar + k[:, None], mask=r[None, :] < LORA_R, other=0.0)
+            dybt = tl.load(dyb_ptr + offs_m[None, :] * stride_dybm + r[:, None],
+                           mask=(offs_m[None, :] < M) & (r[:, None] < LORA_R), other=0.0)
+            acc = _dot(lat, dybt, acc, INTERP)
+        else:
+            dyb = tl.load(dyb_ptr + offs_m[:, None] * stride_dybm + r[None, :],
+                          mask=(offs_m[:, None] < M) & (r[None, :] < LORA_R), other=0.0)
+            la = tl.load(la_ptr + r[:, None] * stride_lar + k[None, :], mask=r[:, None] < LORA_R, other=0.0)
+            acc = _dot(dyb, la, acc, INTERP)
+    if SWAP:
+        ptrs, mask = offs_m[None, :] * stride_dxm + k[:, None], offs_m[None, :] < M
+    else:
+        ptrs, mask = offs_m[:, None] * stride_dxm + k[None, :], offs_m[:, None] < M
+    tl.store(dx_ptr + ptrs, _cast(acc, dx_ptr.dtype.element_ty, INTERP), mask=mask)
 
 
 @triton.jit
 def nf4_dequant_kernel(w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, lut_ptr, out_ptr, N, K,
-                       QB: tl.constexpr, BN: tl.constexpr, KB: tl.constexpr, DQ: tl.constexpr,
-                       INTERP: tl.constexpr):
-    """out = W in out's dtype, one [BN, KB*QB] tile per program; grid (cdiv(N, BN), cdiv(K, KB*QB)).
+                       QB: tl.constexpr, BN: tl.constexpr, DQ: tl.constexpr, INTERP: tl.constexpr):
+    """out = W in out's dtype, one [BN, QB] tile per program; grid (cdiv(N, BN), K / QB).
     For the 'dequant' path: when cuBLAS on a transient bf16 copy beats the fused kernels."""
     rows = tl.program_id(0) * BN + tl.arange(0, BN)
-    kb0 = tl.program_id(1) * KB
-    w = _w_tile(w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, lut_ptr, rows, kb0, K // QB, N, K,
-                BN, QB, KB, DQ, out_ptr.dtype.element_ty, INTERP)
-    cols = kb0 * QB + tl.arange(0, KB * QB)
-    tl.store(out_ptr + rows[:, None] * K + cols[None, :], w, mask=(rows[:, None] < N) & (cols[None, :] < K))
+    kb = tl.program_id(1)
+    w = _w_tile(w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, lut_ptr, rows, kb, N, K,
+                QB, DQ, False, out_ptr.dtype.element_ty, INTERP)
+    cols = kb * QB + tl.arange(0, QB)
+    tl.store(out_ptr + rows[:, None] * K + cols[None, :], w, mask=rows[:, None] < N)

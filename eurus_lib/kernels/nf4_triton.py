@@ -36,16 +36,18 @@ def _kernels(device: torch.device):
 
 @dataclass(frozen=True)
 class Cfg:
-    """One launch configuration. bn is the N tile (forward) or the N step (input gradient);
-    kb counts 64-value blocks per K step (forward) or per dx tile (input gradient)."""
+    """One launch configuration. bn is the N tile (forward, GEMV) or the N step (input gradient);
+    kb counts 64-value blocks per GEMV step (the tensor-core kernels step one block at a time);
+    swap computes the transposed tile so the weight is the MMA's first operand."""
 
     bm: int = 16
     bn: int = 64
-    kb: int = 2
+    kb: int = 1
     warps: int = 4
     stages: int = 3
     split: int = 1
     group: int = 8
+    swap: bool = False
 
 
 @cache
@@ -121,7 +123,7 @@ def _pick(key, cands: list[Cfg], run, device) -> Cfg:
 
 # ---------------------------------------------------------------- GEMV (M = 1 per program row)
 def _gemv_cands(n: int, nblk: int, sms: int, cpu: bool) -> list[tuple[Cfg, int]]:
-    shapes = [(8, 4, 4)] if cpu else [(16, 8, 4), (8, 8, 4), (32, 4, 8), (16, 16, 8)]
+    shapes = [(8, 4, 4)] if cpu else [(8, 8, 4), (4, 16, 4), (8, 16, 4), (16, 8, 8)]
     out = []
     for bn, kb, warps in shapes:
         c = Cfg(bm=1, bn=bn, kb=_pow2_at_most(nblk, kb), warps=warps, stages=1)
@@ -157,11 +159,12 @@ def nf4_gemv(x: torch.Tensor, qw: NF4Weight, cfg: Cfg | None = None) -> torch.Te
 # ---------------------------------------------------------------- tensor-core forward
 def _mm_cands(m: int, cpu: bool) -> list[Cfg]:
     if cpu:
-        return [Cfg(bm=16 if m <= 16 else 32, bn=32, kb=2, warps=4, stages=1)]
+        return [Cfg(bm=16 if m <= 16 else 32, bn=32, warps=4, stages=1, swap=m <= 16)]
     if m <= 64:
         bm = 16 if m <= 16 else (32 if m <= 32 else 64)
-        return [Cfg(bm, 64, 4, 4, 4), Cfg(bm, 128, 2, 4, 4), Cfg(bm, 32, 8, 4, 3)]
-    return [Cfg(128, 128, 1, 8, 4), Cfg(128, 256, 1, 8, 3), Cfg(256, 128, 1, 8, 3), Cfg(128, 128, 2, 8, 3)]
+        return [Cfg(bm, 64, 1, 4, 4, swap=True), Cfg(bm, 128, 1, 4, 3, swap=True), Cfg(bm, 64, 1, 4, 4)]
+    return [Cfg(128, 128, 1, 8, 4), Cfg(128, 256, 1, 8, 3), Cfg(128, 128, 1, 8, 4, swap=True),
+            Cfg(256, 128, 1, 8, 3, swap=True)]
 
 
 def _lora_args(lora, device):
@@ -196,8 +199,8 @@ def nf4_matmul(x: torch.Tensor, qw: NF4Weight, lora: tuple | None = None,
         kern[(programs, c.split)](
             x, *_wargs(qw, x.device), out, xa, lb, b, m, n, k, r, x.stride(0), out.stride(-2),
             out.stride(0), s_xa, s_lb, per,
-            QB=qw.blocksize, BM=c.bm, BN=c.bn, KB=c.kb, GROUP_M=c.group, DQ=qw.double_quant,
-            SPLIT=c.split, RP=rp, HAS_BIAS=bias is not None, INTERP=cpu, num_warps=c.warps, num_stages=c.stages)
+            QB=qw.blocksize, BM=c.bm, BN=c.bn, GROUP_M=c.group, DQ=qw.double_quant, SPLIT=c.split, RP=rp,
+            HAS_BIAS=bias is not None, SWAP=c.swap, INTERP=cpu, num_warps=c.warps, num_stages=c.stages)
         return y if c.split == 1 else y.copy_(out.sum(0))
 
     key = ("mm", m if m <= 64 else _pow2_at_most(m, 1 << 30), n, k, qw.blocksize, qw.double_quant, x.dtype, rp)
@@ -207,11 +210,12 @@ def nf4_matmul(x: torch.Tensor, qw: NF4Weight, lora: tuple | None = None,
 # ---------------------------------------------------------------- tensor-core input gradient
 def _mm_t_cands(m: int, cpu: bool) -> list[Cfg]:
     if cpu:
-        return [Cfg(bm=16 if m <= 16 else 32, bn=32, kb=1, warps=4, stages=1)]
+        return [Cfg(bm=16 if m <= 16 else 32, bn=32, warps=4, stages=1, swap=m > 16)]
     if m <= 64:
         bm = 16 if m <= 16 else (32 if m <= 32 else 64)
-        return [Cfg(bm, 64, 1, 4, 4), Cfg(bm, 128, 1, 4, 3)]
-    return [Cfg(128, 64, 2, 8, 3), Cfg(256, 64, 2, 8, 3), Cfg(128, 64, 4, 8, 3), Cfg(128, 128, 2, 8, 3)]
+        return [Cfg(bm, 64, 1, 4, 3, swap=True), Cfg(bm, 64, 1, 4, 3)]
+    return [Cfg(128, 64, 1, 8, 3), Cfg(128, 128, 1, 8, 3), Cfg(256, 64, 1, 8, 3, swap=True),
+            Cfg(128, 64, 1, 4, 3, swap=True)]
 
 
 def nf4_matmul_t(dy: torch.Tensor, qw: NF4Weight, lora: tuple | None = None,
@@ -231,11 +235,10 @@ def nf4_matmul_t(dy: torch.Tensor, qw: NF4Weight, lora: tuple | None = None,
     dyb, la, r, s_dyb, s_la, rp = _lora_args(lora, dy.device)
 
     def run(c):
-        bk = c.kb * qw.blocksize
-        kern[(-(-m // c.bm) * -(-k // bk),)](
+        kern[(-(-m // c.bm) * (k // qw.blocksize),)](
             dy, *_wargs(qw, dy.device), dx, dyb, la, m, n, k, r, dy.stride(0), dx.stride(0), s_dyb, s_la,
-            QB=qw.blocksize, BM=c.bm, BN=c.bn, KB=c.kb, GROUP_M=c.group, DQ=qw.double_quant, RP=rp, INTERP=cpu,
-            num_warps=c.warps, num_stages=c.stages)
+            QB=qw.blocksize, BM=c.bm, BN=c.bn, GROUP_M=c.group, DQ=qw.double_quant, RP=rp, SWAP=c.swap,
+            INTERP=cpu, num_warps=c.warps, num_stages=c.stages)
         return dx
 
     key = ("mm_t", m if m <= 64 else _pow2_at_most(m, 1 << 30), n, k, qw.blocksize, qw.double_quant, dy.dtype, rp)
@@ -249,8 +252,8 @@ def nf4_dequantize(qw: NF4Weight, dtype: torch.dtype = torch.bfloat16) -> torch.
     _check(qw, k)
     device = qw.packed.device
     out = torch.empty((n, k), device=device, dtype=dtype)
-    bn, kb = 32, _pow2_at_most(k // qw.blocksize, 4)
-    _kernels(device).nf4_dequant_kernel[(-(-n // bn), -(-k // (kb * qw.blocksize)))](
-        *_wargs(qw, device), out, n, k, QB=qw.blocksize, BN=bn, KB=kb, DQ=qw.double_quant,
+    bn = 64
+    _kernels(device).nf4_dequant_kernel[(-(-n // bn), k // qw.blocksize)](
+        *_wargs(qw, device), out, n, k, QB=qw.blocksize, BN=bn, DQ=qw.double_quant,
         INTERP=device.type != "cuda", num_warps=4)
     return out
