@@ -87,21 +87,26 @@ def candidates(puzzle: Puzzle) -> Iterator[dict]:
                 yield _ownership_env(people, things, where)
 
 
-def compile_clue(clue: Clue, puzzle: Puzzle) -> Callable[[dict], bool]:
+def compile_clue(clue: Clue, puzzle: Puzzle) -> Callable[..., bool]:
+    """The clue as a function of the candidate's variables, positionally (see `_space`)."""
     args = ", ".join(next(candidates(puzzle)))
-    fn = eval(f"lambda {args}: {clue.expr}")  # expressions are built by this module, never read from input
-    return lambda env: fn(**env)
+    return eval(f"lambda {args}: {clue.expr}")  # expressions are built by this module, never read from input
 
 
 def solve(puzzle: Puzzle, clues: list[Clue] | None = None) -> list[dict]:
     """All candidates that satisfy every clue (the uniqueness proof is len(...) == 1)."""
     checks = [compile_clue(c, puzzle) for c in (puzzle.clues if clues is None else clues)]
-    return [env for env in candidates(puzzle) if all(check(env) for check in checks)]
+    return [env for env in candidates(puzzle) if all(check(*env.values()) for check in checks)]
+
+
+def _space(puzzle: Puzzle) -> list[tuple]:
+    """Every candidate as a tuple of its variables, in the order compiled clues take them."""
+    return [tuple(env.values()) for env in candidates(puzzle)]
 
 
 def _settle_clues(rng: random.Random, puzzle: Puzzle) -> bool:
     """Add true clues until one candidate is left, then drop the ones uniqueness does not need."""
-    space = list(candidates(puzzle))
+    space = _space(puzzle)
     survivors, clues, seen = space, [], set()
     while len(survivors) > 1:
         clue = PROPOSERS[puzzle.kind](rng, puzzle)
@@ -109,7 +114,7 @@ def _settle_clues(rng: random.Random, puzzle: Puzzle) -> bool:
             continue
         seen.add(clue.expr)
         check = compile_clue(clue, puzzle)
-        kept = [env for env in survivors if check(env)]
+        kept = [c for c in survivors if check(*c)]
         if len(kept) < len(survivors):
             clues.append(clue)
             survivors = kept
@@ -119,13 +124,13 @@ def _settle_clues(rng: random.Random, puzzle: Puzzle) -> bool:
     return True
 
 
-def _prune(rng: random.Random, puzzle: Puzzle, space: list[dict], clues: list[Clue]) -> list[Clue]:
+def _prune(rng: random.Random, puzzle: Puzzle, space: list[tuple], clues: list[Clue]) -> list[Clue]:
     # One bit per clue a candidate violates; a clue subset is enough when one candidate violates none of it.
     masks = [0] * len(space)
     for bit, clue in enumerate(clues):
         check = compile_clue(clue, puzzle)
-        for i, env in enumerate(space):
-            if not check(env):
+        for i, c in enumerate(space):
+            if not check(*c):
                 masks[i] |= 1 << bit
     keep = (1 << len(clues)) - 1
     for bit in rng.sample(range(len(clues)), len(clues)):
@@ -138,12 +143,12 @@ def _prune(rng: random.Random, puzzle: Puzzle, space: list[dict], clues: list[Cl
 
 
 def _rationale(puzzle: Puzzle) -> str:
-    space = list(candidates(puzzle))
+    space = _space(puzzle)
     what = {"ordering": "orders", "knights": "ways to assign knight or knave", "ownership": "assignments"}
     lines = [f"Step 1: There are {len(space)} possible {what[puzzle.kind]} to consider."]
     for k, clue in enumerate(puzzle.clues, 2):
         check = compile_clue(clue, puzzle)
-        kept = [env for env in space if check(env)]
+        kept = [c for c in space if check(*c)]
         lines.append(f"Step {k}: {clue.text} This rules out {len(space) - len(kept)}, leaving {len(kept)}.")
         space = kept
     lines.append(f"Step {len(puzzle.clues) + 2}: {DESCRIBE[puzzle.kind](puzzle)} "
