@@ -172,6 +172,7 @@ def _large_m(row, lins, qs, qws, k, n, m=4096):
            "bnb_fwd": lambda: x @ F.dequantize_4bit(q.weight.data, st).t(),
            "bf16_fwdbwd": lambda: (x @ w.t(), dy @ w),
            "ours_fwdbwd": lambda: (T.nf4_matmul(x, qw), T.nf4_matmul_t(dy, qw)),
+           "ours_dequant_fwdbwd": lambda: (x @ T.nf4_dequantize(qw).t(), dy @ T.nf4_dequantize(qw)),
            "bnb_fwdbwd": lambda: (x @ F.dequantize_4bit(q.weight.data, st).t(), dy @ F.dequantize_4bit(q.weight.data, st)),
            "bnb_autograd_fwdbwd": bnb_autograd}
     for tag, f in fns.items():
@@ -228,6 +229,7 @@ def qlora(layers, batch, seq):
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig, MistralConfig, MistralForCausalLM
 
     from eurus_lib.kernels import patch_nf4_linears
+    from eurus_lib.kernels.patch import POLICY
     cfg = MistralConfig(hidden_size=4096, intermediate_size=14336, num_attention_heads=32, num_key_value_heads=8,
                         num_hidden_layers=layers, vocab_size=32000, max_position_embeddings=4096)
     path = tempfile.mkdtemp()
@@ -238,7 +240,7 @@ def qlora(layers, batch, seq):
     out = {"layers": layers, "batch": batch, "seq": seq, "lora_r": 16}
     ids = torch.randint(0, 32000, (batch, seq), device="cuda")
 
-    def run(tag, ours, liger):
+    def run(tag, ours, liger, large_path="fused"):
         gc.collect()  # the previous variant's model sits in reference cycles (patched forwards, closures)
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
@@ -255,6 +257,7 @@ def qlora(layers, batch, seq):
         torch.manual_seed(0)  # same LoRA init in every variant, so first-step losses are comparable
         model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM"))
         patched = patch_nf4_linears(model, enable=True) if ours else 0
+        POLICY["large"] = large_path  # training rows: fused kernels, or one-pass decode + cuBLAS
         opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
         losses = []
 
@@ -277,13 +280,15 @@ def qlora(layers, batch, seq):
         out[tag] = {"step_ms": round(ms, 1), "tokens_per_s": round(batch * seq / ms * 1e3),
                     "peak_GiB_steady": round(torch.cuda.max_memory_allocated() / 2**30, 2),
                     "peak_GiB_incl_load_and_warmup": round(max(peak_load_warm, torch.cuda.max_memory_allocated()) / 2**30, 2),
-                    "layers_patched": patched, "losses": losses}
+                    "layers_patched": patched, "large_m_path": large_path if ours else "bnb", "losses": losses}
         print(f"  {tag}: {out[tag]}", flush=True)
 
-    for tag, ours, liger in (("hf_bnb", False, False), ("hf_bnb_ours", True, False),
-                             ("hf_bnb_liger", False, True), ("hf_bnb_liger_ours", True, True)):
+    variants = (("hf_bnb", False, False, "fused"), ("hf_bnb_ours", True, False, "fused"),
+                ("hf_bnb_ours_dequant", True, False, "dequant"), ("hf_bnb_liger", False, True, "fused"),
+                ("hf_bnb_liger_ours_dequant", True, True, "dequant"))
+    for tag, ours, liger, large_path in variants:
         try:
-            run(tag, ours, liger)
+            run(tag, ours, liger, large_path)
         except Exception as exc:
             out[tag] = {"error": repr(exc)[:500], "tb": traceback.format_exc()[-1500:]}
             print(f"  {tag}: {out[tag]}", flush=True)
@@ -305,10 +310,11 @@ def summary():
                         "M16_over_M1 (<=1.5)": row["M16_over_M1_ours"],
                         "M4096_fwdbwd_over_bf16 (<=1.05)": row.get("M4096_fwdbwd_ratio_ours_over_bf16")}
     q = RES.get("qlora", {})
-    if "step_ms" in q.get("hf_bnb", {}) and "step_ms" in q.get("hf_bnb_ours", {}):
-        s["qlora_speedup_vs_hf_bnb (>=1.5)"] = round(q["hf_bnb"]["step_ms"] / q["hf_bnb_ours"]["step_ms"], 3)
+    for tag in ("hf_bnb_ours", "hf_bnb_ours_dequant", "hf_bnb_liger_ours_dequant"):
+        if "step_ms" in q.get("hf_bnb", {}) and "step_ms" in q.get(tag, {}):
+            s[f"{tag}_speedup_vs_hf_bnb (>=1.5)"] = round(q["hf_bnb"]["step_ms"] / q[tag]["step_ms"], 3)
     liger = q.get("hf_bnb_liger", {}).get("peak_GiB_steady")
-    for tag in ("hf_bnb_ours", "hf_bnb_liger_ours"):
+    for tag in ("hf_bnb_ours", "hf_bnb_ours_dequant", "hf_bnb_liger_ours_dequant"):
         if liger and "peak_GiB_steady" in q.get(tag, {}):
             s[f"{tag}_peak_minus_liger_peak_GiB (<=0)"] = round(q[tag]["peak_GiB_steady"] - liger, 2)
     s["copy_TBps_rw"] = copy

@@ -68,7 +68,7 @@ def test_training_shape_with_lora_epilogue_matches_bitsandbytes_plus_lora():
 
 
 @pytest.mark.parametrize("name", ["gemv", "mm_small", "mm_large", "mm_t_small", "mm_t_large"])
-def test_every_tuning_candidate_is_correct(name):
+def test_every_tuning_candidate_is_correct_with_and_without_lora(name):
     """The tuner may pick any candidate, so each one must be right, not only the first."""
     from eurus_lib.kernels import nf4_triton as T
     packed, qs, w = _bnb_weight(2048, 3072, True, seed=2)
@@ -76,15 +76,20 @@ def test_every_tuning_candidate_is_correct(name):
     m = {"gemv": 1, "mm_small": 16, "mm_t_small": 16}.get(name, 512)
     x = torch.randn(m, 2048, device="cuda", dtype=torch.bfloat16)
     dy = torch.randn(m, 3072, device="cuda", dtype=torch.bfloat16)
+    a = torch.randn(16, 2048, device="cuda", dtype=torch.bfloat16) * 0.05
+    b = torch.randn(3072, 16, device="cuda", dtype=torch.bfloat16) * 0.05
+    xa, dyb = x @ a.t(), dy @ b
     if name == "gemv":
         for c, _ in T._gemv_cands(3072, 32, T._sm_count(x.device), False):
             assert _rel(T.nf4_gemv(x, qw, cfg=c), x @ w.t()) < 1e-2, c
     elif name.startswith("mm_t"):
         for c in T._mm_t_cands(m, False):
             assert _rel(T.nf4_matmul_t(dy, qw, cfg=c), dy @ w) < 1e-2, c
+            assert _rel(T.nf4_matmul_t(dy, qw, lora=(dyb, a), cfg=c), dy @ w + dyb @ a) < 1e-2, c
     else:
         for c in T._mm_cands(m, False):
             assert _rel(T.nf4_matmul(x, qw, cfg=c), x @ w.t()) < 1e-2, c
+            assert _rel(T.nf4_matmul(x, qw, lora=(xa, b), cfg=c), x @ w.t() + xa @ b.t()) < 1e-2, c
 
 
 def test_patched_peft_model_matches_bitsandbytes_on_gpu():

@@ -157,14 +157,17 @@ def nf4_gemv(x: torch.Tensor, qw: NF4Weight, cfg: Cfg | None = None) -> torch.Te
 
 
 # ---------------------------------------------------------------- tensor-core forward
+# Software pipelining (stages > 1) turns the per-element code-table lookups into async copies
+# through shared memory; stages=1 keeps them as plain cached loads. The tuner decides per card.
 def _mm_cands(m: int, cpu: bool) -> list[Cfg]:
     if cpu:
         return [Cfg(bm=16 if m <= 16 else 32, bn=32, warps=4, stages=1, swap=m <= 16)]
     if m <= 64:
         bm = 16 if m <= 16 else (32 if m <= 32 else 64)
-        return [Cfg(bm, 64, 1, 4, 4, swap=True), Cfg(bm, 128, 1, 4, 3, swap=True), Cfg(bm, 64, 1, 4, 4)]
-    return [Cfg(128, 128, 1, 8, 4), Cfg(128, 256, 1, 8, 3), Cfg(128, 128, 1, 8, 4, swap=True),
-            Cfg(256, 128, 1, 8, 3, swap=True)]
+        return [Cfg(bm, 64, 1, 4, 4, swap=True), Cfg(bm, 64, 1, 4, 1, swap=True), Cfg(bm, 128, 1, 4, 3, swap=True),
+                Cfg(bm, 64, 1, 4, 1)]
+    return [Cfg(128, 128, 1, 8, 4), Cfg(128, 128, 1, 8, 1), Cfg(128, 128, 1, 8, 4, swap=True),
+            Cfg(128, 128, 1, 8, 1, swap=True), Cfg(128, 256, 1, 8, 3), Cfg(256, 128, 1, 8, 3, swap=True)]
 
 
 def _lora_args(lora, device):
@@ -213,9 +216,9 @@ def _mm_t_cands(m: int, cpu: bool) -> list[Cfg]:
         return [Cfg(bm=16 if m <= 16 else 32, bn=32, warps=4, stages=1, swap=m > 16)]
     if m <= 64:
         bm = 16 if m <= 16 else (32 if m <= 32 else 64)
-        return [Cfg(bm, 64, 1, 4, 3, swap=True), Cfg(bm, 64, 1, 4, 3)]
-    return [Cfg(128, 64, 1, 8, 3), Cfg(128, 128, 1, 8, 3), Cfg(256, 64, 1, 8, 3, swap=True),
-            Cfg(128, 64, 1, 4, 3, swap=True)]
+        return [Cfg(bm, 64, 1, 4, 3, swap=True), Cfg(bm, 64, 1, 4, 1, swap=True), Cfg(bm, 64, 1, 4, 3)]
+    return [Cfg(128, 64, 1, 8, 3), Cfg(128, 64, 1, 8, 1), Cfg(128, 128, 1, 8, 3), Cfg(256, 64, 1, 8, 3, swap=True),
+            Cfg(128, 64, 1, 4, 1, swap=True)]
 
 
 def nf4_matmul_t(dy: torch.Tensor, qw: NF4Weight, lora: tuple | None = None,
