@@ -2,7 +2,7 @@
 
     >>> task = code_task(random.Random(0), difficulty=3)
     >>> print(task.prompt)
-    Write a function `total_squared_big(numbers)`. `numbers` is a list of integers. Keep only ...
+    Write a function `kept_topped_plenty(basket)`. `basket` maps fruit names to whole numbers. ...
 
 A problem is a pipeline of filter/map stages and one aggregate over a list of integers, the
 numbers 1..n, the words of a string or the entries of a dict (see code_ops.py); difficulty is

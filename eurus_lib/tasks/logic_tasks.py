@@ -2,7 +2,7 @@
 
     >>> task = logic_task(random.Random(0), difficulty=3)
     >>> print(task.prompt)
-    Ada, Bilal, Chen, Dev and Elif took part in a running race. Ada finished ahead of Dev. ...
+    On Lumen you meet Sara, Arjun and Luca; knights never lie, knaves always lie. Luca says: ...
 
 Every puzzle is generated backwards from a hidden solution: true clues are added until a
 brute-force solver over all candidates (orders, knight/knave assignments, matchings) finds

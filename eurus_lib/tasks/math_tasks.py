@@ -2,7 +2,7 @@
 
     >>> task = math_task(random.Random(0), difficulty=3)
     >>> print(task.prompt)
-    Mira has 17 stamps. On Monday, Mira buys 4 albums of stamps with 9 in each. ...
+    Sara starts with 19 bottles. On Monday, Sara sells 11 of the bottles. On Tuesday, ...
 
 A problem is a running count of one kind of item that a chain of operations changes (buy,
 lose, a percentage, a fraction, equal sharing, a gift from a second person); the last

@@ -56,16 +56,21 @@ class TaskSplits:
     report: DecontaminationReport
 
 
-def generate_tasks(settings, seed: int) -> TaskSplits:
-    """Problems for `settings` (a config.TasksSettings): train, held-out (+ HumanEval), and the report."""
+def generate_tasks(settings, seed: int, *, progress: bool = False) -> TaskSplits:
+    """Problems for `settings` (a config.TasksSettings): train, held-out (+ HumanEval), and the report.
+
+    With `progress`, a tqdm bar counts problems (difficulty 5 takes about 20 ms a problem)."""
+    from tqdm.auto import tqdm
+
     families = _families(settings)
-    heldout = _interleave([_heldout_family(f, k, settings.difficulty, seed)
-                           for f, k in zip(families, _shares(settings.n_heldout, len(families)))])
-    heldout += humaneval_tasks(settings.humaneval_heldout) if settings.humaneval_heldout else []
-    index = ngram_index(heldout, N)
-    report = DecontaminationReport(N, len(heldout), 0, 0, 0, 0)
-    train = _interleave([_train_family(f, k, settings.difficulty, seed, index, report)
-                         for f, k in zip(families, _shares(settings.n_train, len(families)))])
+    with tqdm(total=settings.n_train + settings.n_heldout, desc="tasks", disable=not progress) as bar:
+        heldout = _interleave([_heldout_family(f, k, settings.difficulty, seed, bar)
+                               for f, k in zip(families, _shares(settings.n_heldout, len(families)))])
+        heldout += humaneval_tasks(settings.humaneval_heldout) if settings.humaneval_heldout else []
+        index = ngram_index(heldout, N)
+        report = DecontaminationReport(N, len(heldout), 0, 0, 0, 0)
+        train = _interleave([_train_family(f, k, settings.difficulty, seed, index, report, bar)
+                             for f, k in zip(families, _shares(settings.n_train, len(families)))])
     report.final_overlap = overlap_count(train, heldout, N)
     return TaskSplits(train, heldout, report)
 
@@ -86,7 +91,7 @@ def _shares(total: int, parts: int) -> list[int]:
     return [total // parts + (i < total % parts) for i in range(parts)]
 
 
-def _heldout_family(family: str, count: int, difficulty: int, seed: int) -> list[Task]:
+def _heldout_family(family: str, count: int, difficulty: int, seed: int, bar) -> list[Task]:
     rng, tasks, seen = family_rng(seed, "heldout", family), [], set()
     for _ in range(count * MAX_TRIES_PER_TASK):
         if len(tasks) == count:
@@ -95,11 +100,12 @@ def _heldout_family(family: str, count: int, difficulty: int, seed: int) -> list
         if task.id not in seen:
             seen.add(task.id)
             tasks.append(task)
+            bar.update()
     return _enough(tasks, count, family, "held-out")
 
 
 def _train_family(family: str, count: int, difficulty: int, seed: int, index: dict,
-                  report: DecontaminationReport) -> list[Task]:
+                  report: DecontaminationReport, bar) -> list[Task]:
     rng, tasks, seen = family_rng(seed, "train", family), [], set()
     stats = report.by_family.setdefault(family, {"candidates": 0, "removed": 0})
     for _ in range(count * MAX_TRIES_PER_TASK):
@@ -119,6 +125,7 @@ def _train_family(family: str, count: int, difficulty: int, seed: int, index: di
         else:
             seen.add(task.id)
             tasks.append(task)
+            bar.update()
     return _enough(tasks, count, family, "training")
 
 
