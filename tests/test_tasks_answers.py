@@ -19,10 +19,12 @@ def _task(answer: str, kind: str | None = None, label: str = "Math_CoT") -> Task
     ("first \\boxed{1} then corrected \\boxed{2}", "2"),
     ("Step 3: add them.\nAnswer: 1,234 apples.", "1,234 apples"),
     ("The answer is 17.", "17"),
+    ("So the final answer is 3,000 dollars.", "3,000 dollars"),
     ("Final answer: Ada, Bo, Cy", "Ada, Bo, Cy"),
     ("<thought>count</thought><solution> 12 </solution>", "12"),
     ("Out: 99\nYour answer is wrong.", "99"),
     ("Step 1: compute.\n42\n", "42"),
+    ("Step 1: compute.\n42.", "42"),
     ("Step 1: compute.\n$1,234.50", "$1,234.50"),
 ])
 def test_extract_final_answer_follows_the_documented_rules(text, expected):
@@ -32,6 +34,7 @@ def test_extract_final_answer_follows_the_documented_rules(text, expected):
 @pytest.mark.parametrize("text", [
     "Step 1: there are 3 bags with 4 marbles each, so 12 in all.",
     "I am not sure.",
+    "Your answer is wrong.",
     "",
     None,
 ])

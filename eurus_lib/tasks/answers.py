@@ -11,7 +11,7 @@ the ground-truth answer; this module is that judge for math and logic (code is j
 Extraction rules, first match wins (`extract_final_answer`):
 1. the last ``\\boxed{...}`` (braces balanced), as the Math_CoT prefix asks;
 2. the last ``<solution>...</solution>`` (the MINT/CodeAct tags of the paper's Fig. 3);
-3. the last line with an answer marker: "Answer: X", "Final answer: X", "The answer is X"
+3. the last line with an answer marker: "Answer: X", "Final answer: X", "The (final) answer is X"
    (an empty "Answer:" takes the next non-empty line);
 4. the last "Out: X" line (the observation format of the released trajectories);
 5. the last non-empty line, when it is a bare number (e.g. "42" or "$1,234.50").
@@ -32,11 +32,11 @@ from fractions import Fraction
 
 from .base import Task
 
-_MARKER = re.compile(r"(?i)(?:final answer|answer)\s*(?:is)?\s*[:=]\s*(.*)$|the answer is\s*(.*)$")
+_MARKER = re.compile(r"(?i)(?:final answer|answer)\s*(?:is)?\s*[:=]\s*(.*)$|(?:the (?:final )?|final )answer is\s*(.*)$")
 _NUMBER = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?|-?\.\d+")
 _FRACTION = re.compile(r"(-?\d+)\s*/\s*(\d+)")
 _LATEX_FRAC = re.compile(r"\\[dt]?frac\{(-?\d+)\}\{(\d+)\}")
-_BARE_NUMBER = re.compile(r"^[$€£]?\s*-?[\d,]*\.?\d+\s*%?$")
+_BARE_NUMBER = re.compile(r"^[$€£]?\s*-?[\d,]*\.?\d+\s*%?\.?$")
 _SEPARATORS = re.compile(r"\s*(?:,|;|->|→|>|\n|\band\b|\bthen\b)\s*", re.IGNORECASE)
 
 
