@@ -156,11 +156,13 @@ def bwrap_command(info_fd: int, *, site_packages: bool, seccomp_fd: int | None =
         args += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:
         args += ["--unshare-user", "--disable-userns"]
+    # The working tmpfs goes first: a Python or venv that lives under /tmp (a CI checkout, say)
+    # is then bound on top of it instead of being hidden by it.
+    args += ["--size", str(WORK_TMPFS_BYTES), "--perms", "1777", "--tmpfs", WORK_DIR]
     args += _bind_args(tuple(site_packages_dirs()) if site_packages else ())
     args += ["--proc", "/proc", "--dev", "/dev",
              "--size", str(SHM_TMPFS_BYTES), "--perms", "1777", "--tmpfs", "/dev/shm",
              "--remount-ro", "/dev",
-             "--size", str(WORK_TMPFS_BYTES), "--perms", "1777", "--tmpfs", WORK_DIR,
              "--chdir", WORK_DIR, "--clearenv"]
     for key, value in SANDBOX_ENV.items():
         args += ["--setenv", key, value]
