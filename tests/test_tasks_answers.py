@@ -74,6 +74,9 @@ def test_sequences_compare_in_order_ignoring_case_and_spacing():
     assert answers_match(task, "ada,bo ,  CY.")
     assert answers_match(task, "Answer: Ada, Bo and Cy")
     assert answers_match(task, "Ada -> Bo -> Cy")
+    assert answers_match(task, "1. Ada\n2. Bo\n3. Cy")
+    assert answers_match(task, "6 orders checked\nAda, Bo, Cy\n")
+    assert answers_match(task, "Ada, then Bo, then Cy")
     assert not answers_match(task, "Bo, Ada, Cy")
     assert not answers_match(task, "Ada, Bo")
 

@@ -21,7 +21,8 @@ A number in running prose is never taken: "clearly marked" means one of the rule
 
 Matching (`answers_match`) depends on the kind of answer, `task.meta["answer_kind"]`:
 "number" (default when the answer parses as a number), "name", "sequence" (ordered names)
-or "set" (names in any order). Numbers may carry commas, currency, units, a percent sign or
+or "set" (names in any order). Its input is read with `printed=True`; an unmarked sequence or
+set may also be the whole text, so names printed one per line count too. Numbers may carry commas, currency, units, a percent sign or
 be fractions (``3/4``, ``\\frac{3}{4}``); they match within a relative 1e-6.
 """
 
@@ -44,10 +45,9 @@ def extract_final_answer(text: str | None, *, printed: bool = False) -> str | No
     """The final answer marked in `text` (rules in the module docstring), or None."""
     if not text or not text.strip():
         return None
-    for rule in (_last_boxed, _last_solution_tag, _last_marker, _last_out_line):
-        found = rule(text)
-        if found:
-            return found
+    found = _marked(text)
+    if found:
+        return found
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
     last = lines[-1] if lines else ""
     if printed or _BARE_NUMBER.match(last):
@@ -59,16 +59,22 @@ def answers_match(task: Task, predicted: str | None) -> bool:
     """True when `predicted` (a marked answer, a printed output or the bare value) equals the task's answer."""
     if predicted is None or not task.answer:
         return False
-    value = extract_final_answer(predicted, printed=True) or ""
     kind = answer_kind(task)
+    value = extract_final_answer(predicted, printed=True) or ""
+    if kind in ("sequence", "set") and not _marked(predicted):  # names may also come one per line
+        return _same(kind, value, task.answer) or _same(kind, predicted, task.answer)
+    return _same(kind, value, task.answer)
+
+
+def _same(kind: str, value: str, answer: str) -> bool:
     if kind == "number":
-        want, got = parse_number(task.answer), parse_number(value)
+        want, got = parse_number(answer), parse_number(value)
         return want is not None and got is not None and _close(want, got)
     if kind == "sequence":
-        return _names(value) == _names(task.answer)
+        return _names(value) == _names(answer)
     if kind == "set":
-        return sorted(_names(value)) == sorted(_names(task.answer))
-    return _fold(value) == _fold(task.answer)
+        return sorted(_names(value)) == sorted(_names(answer))
+    return _fold(value) == _fold(answer)
 
 
 def answer_kind(task: Task) -> str:
@@ -108,7 +114,8 @@ def _close(a: Fraction, b: Fraction) -> bool:
 
 
 def _names(text: str) -> list[str]:
-    return [_fold(part) for part in _SEPARATORS.split(_clean(text)) if _fold(part)]
+    parts = (re.sub(r"^\(?\d+[.)]\s*", "", p.strip()) for p in _SEPARATORS.split(_clean(text)))  # "1. Ada"
+    return [_fold(part) for part in parts if _fold(part)]
 
 
 def _fold(text: str) -> str:
@@ -127,6 +134,15 @@ def _clean(text: str) -> str:
     if len(text) >= 2 and text[0] == text[-1] == "$":
         text = text[1:-1].strip()
     return text.rstrip(".").strip()
+
+
+def _marked(text: str) -> str | None:
+    """Rules 1-4: an answer the text marks as such."""
+    for rule in (_last_boxed, _last_solution_tag, _last_marker, _last_out_line):
+        found = rule(text)
+        if found:
+            return found
+    return None
 
 
 def _last_boxed(text: str) -> str | None:
