@@ -126,6 +126,17 @@ def test_tasks_round_trip_through_jsonl(tiny_splits, tmp_path):
     assert [t.meta for t in loaded] == [t.meta for t in tiny_splits.train]
 
 
+def test_splits_round_trip_through_a_folder_and_say_where_they_went(tiny_splits, tmp_path, capsys):
+    from eurus_lib.tasks import load_splits, save_splits
+
+    paths = save_splits(tiny_splits, tmp_path / "tasks")
+    assert sorted(p.name for p in paths.values()) == ["decontamination.json", "heldout.jsonl", "train.jsonl"]
+    assert str(tmp_path / "tasks") in capsys.readouterr().out
+    back = load_splits(tmp_path / "tasks")
+    assert back.train == tiny_splits.train and back.heldout == tiny_splits.heldout
+    assert back.report == tiny_splits.report
+
+
 def test_a_bad_task_line_names_the_file_and_line(tmp_path):
     path = tmp_path / "bad.jsonl"
     path.write_text('{"id": "x", "family": "math"}\nnot json\n')

@@ -25,7 +25,8 @@ Public API (names are stable; the tree builder codes against them):
   `answers_match(task, predicted) -> bool`: the judge (rules in answers.py's docstring). For
   an action, pass its text; for a program's stdout pass it with `printed=True` (the last line
   counts) - `answers_match` itself treats its input as printed output when nothing is marked.
-- `save_tasks(tasks, path)`, `load_tasks(path)`: JSONL.
+- `save_tasks(tasks, path)`, `load_tasks(path)`: JSONL; `save_splits(splits, folder)` /
+  `load_splits(folder)`: train.jsonl, heldout.jsonl and decontamination.json in one folder.
 - `decontaminate(train, heldout, n=8) -> (kept, removed)`, `ngrams(text, n=8)`.
 """
 
@@ -34,7 +35,7 @@ from .base import Task
 from .code_tasks import code_task
 from .decontam import decontaminate, ngrams, overlap_count
 from .humaneval import humaneval_tasks
-from .io import load_tasks, save_tasks
+from .io import load_splits, load_tasks, save_splits, save_tasks
 from .logic_tasks import logic_task
 from .math_tasks import math_task
 from .prompts import PREFIXES, ultrainteract_instruction
@@ -53,12 +54,14 @@ __all__ = [
     "format_number",
     "generate_tasks",
     "humaneval_tasks",
+    "load_splits",
     "load_tasks",
     "logic_task",
     "math_task",
     "ngrams",
     "overlap_count",
     "parse_number",
+    "save_splits",
     "save_tasks",
     "ultrainteract_instruction",
 ]
