@@ -45,7 +45,7 @@ def candidates():
     w = F.dequantize_4bit(packed, qs)
     qw = nf4_ref.NF4Weight(packed.reshape(-1), qs.absmax, (n, k), 64, torch.bfloat16, qs.state2.absmax,
                            qs.state2.code, qs.offset)
-    for m in (16, 512, 4096):
+    for m in (16, 512):
         x = torch.randn(m, k, device="cuda", dtype=torch.bfloat16)
         dy = torch.randn(m, n, device="cuda", dtype=torch.bfloat16)
         a = torch.randn(16, k, device="cuda", dtype=torch.bfloat16) * 0.05
