@@ -80,8 +80,8 @@ def modular_wrap(solution: str) -> str:
     head = [line for line in solution.splitlines() if line.startswith(("import ", "from "))]
     body = "\n".join(line for line in body.splitlines() if line.strip() not in head)
     imports = "\n".join(head) + ("\n\n" if head else "")
-    return (f"{imports}# Step 1: a helper function that carries out every step of the solution.\n"
-            f"def solve():\n{body}\n\n\n# Step 2: call the helper.\nsolve()\n")
+    return (f"{imports}# Helper: one function that carries out every step of the solution.\n"
+            f"def solve():\n{body}\n\n\n# Call the helper, which prints the answer.\nsolve()\n")
 
 
 def _rationale_steps(rationale: str) -> list[str]:
