@@ -1,7 +1,6 @@
 """Released-format rows, the RM augmentation, statistics and the resumable store."""
 
 import json
-import random
 import re
 
 import pytest
@@ -20,18 +19,16 @@ from eurus_lib.trees import (
     Environment,
     RuleCritic,
     TreeStore,
-    augment_pairs,
     build_trees,
     grow_trees,
     pair_rows,
     render_tree,
-    rm_rows_from_pair_rows,
-    rm_rows_from_tree,
     sft_rows,
     stats_markdown,
     tree_stats,
 )
 from eurus_lib.trees.records import PAIR_FIELDS, SFT_FIELDS
+from eurus_lib.ultrainteract import rm_augmented_pairs, validate_rows
 
 ID = re.compile(r"^[0-9a-f]{64}_\d+_\d+$")
 
@@ -68,43 +65,50 @@ def test_pair_rows_have_the_released_schema_and_a_trajectory_ending_with_a_user_
     assert rows[2]["trajectory"][2]["value"].startswith("Out: 12\nYour answer is wrong.\n")
 
 
-def test_rows_are_json_round_trippable(deep_tree):
-    for row in sft_rows(deep_tree) + pair_rows(deep_tree) + rm_rows_from_tree(deep_tree, random.Random(0)):
+def test_rows_pass_the_released_data_validator_and_round_trip_through_json(deep_tree):
+    validate_rows(sft_rows(deep_tree), "sft")
+    validate_rows(pair_rows(deep_tree), "pair")
+    for row in sft_rows(deep_tree) + pair_rows(deep_tree):
         assert json.loads(json.dumps(row)) == row
 
 
-def turns(n, prefix):
-    return [(t, f"{prefix}{t}") for t in range(1, n + 1)]
+def test_empty_actions_are_never_rejected_so_rows_stay_valid():
+    [tree] = grow([math_task()], alternating("", RIGHT), max_turns=2)
+    assert tree.turns[0].rejected is None and pair_rows(tree) == []
 
 
-def test_rm_augmentation_drops_same_turn_pairs():
-    pairs = augment_pairs(turns(3, "c"), turns(3, "w"), random.Random(0))
-    assert len(pairs) == 6 and all(i != j for i, j in pairs)
+def grown_rm_pairs(max_turns, reply):
+    trees = grow([math_task(k) for k in range(6)], reply, max_turns=max_turns, samples_per_turn=1)
+    return trees, rm_augmented_pairs([r for t in trees for r in pair_rows(t)], seed=0)
 
 
-def test_rm_augmentation_keeps_only_trees_with_n_by_n_at_most_10():
-    assert augment_pairs(turns(3, "c"), turns(3, "w"), random.Random(0))  # 9 <= 10
-    assert augment_pairs(turns(4, "c"), turns(4, "w"), random.Random(0)) == []  # 16 > 10
-    assert augment_pairs(turns(4, "c"), turns(3, "w"), random.Random(0)) == []  # 12 > 10
+def test_rm_pairs_match_correct_and_incorrect_actions_of_different_turns():
+    wrong = [f"Step 1: guess.\n```python\nprint({n})\n```" for n in range(20, 60)]
+    trees, rm = grown_rm_pairs(3, alternating(*wrong))
+    turn_of = {}  # an action text seen at several turns (the ground-truth one) counts at its first
+    for t in trees:
+        for turn in t.turns:
+            turn_of.setdefault((t.parent_id, "c", turn.chosen_action.text), turn.turn)
+            turn_of.setdefault((t.parent_id, "w", turn.rejected_action.text), turn.turn)
+    assert rm and all(len(r["trajectory"]) == 1 for r in rm)
+    for r in rm:
+        assert turn_of[(r["parent_id"], "c", r["chosen"])] != turn_of[(r["parent_id"], "w", r["rejected"])]
+    validate_rows(rm, "pair")
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_rm_augmentation_caps_pairs_and_uses_per_action(seed):
-    correct = [(1, "c")]
-    incorrect = [(t, f"w{t}") for t in range(2, 12)]  # 1 x 10 = 10, all cross-turn
-    pairs = augment_pairs(correct, incorrect, random.Random(seed), max_product=10)
-    assert len(pairs) == 3  # the one correct action may be used at most 3 times
-    pairs = augment_pairs(correct, incorrect, random.Random(seed), max_product=10, max_uses=20)
-    assert len(pairs) == 9  # at most 9 pairs per instruction
-
-
-def test_rm_rows_from_a_tree_and_from_its_pair_rows_agree():
-    trees = grow([math_task(k) for k in range(4)], alternating(WRONG, WRONG, RIGHT, WRONG), max_turns=3)
-    from_trees = [r for t in trees for r in rm_rows_from_tree(t, random.Random(f"0:{t.hash}"))]
-    from_rows = rm_rows_from_pair_rows([r for t in trees for r in pair_rows(t)], seed=0)
-    key = sorted((r["id"], r["chosen"], r["rejected"]) for r in from_trees)
-    assert key and key == sorted((r["id"], r["chosen"], r["rejected"]) for r in from_rows)
-    assert all(r["chosen_turn"] != r["rejected_turn"] and len(r["trajectory"]) == 1 for r in from_trees)
+def test_rm_pairs_skip_deep_trees_and_respect_the_caps():
+    wrong = [f"Step 1: guess.\n```python\nprint({n})\n```" for n in range(20, 80)]
+    _, rm = grown_rm_pairs(4, alternating(*wrong))  # 4 distinct wrong x 2 ground-truth texts = 8 <= 10
+    per_tree = {}
+    for r in rm:
+        per_tree.setdefault(r["parent_id"], []).append(r)
+    for rows in per_tree.values():
+        assert len(rows) <= 9
+        uses = [x for r in rows for x in (r["chosen"], r["rejected"])]
+        assert max(uses.count(x) for x in uses) <= 3
+    _, rm5 = grown_rm_pairs(5, alternating(*wrong))  # 5 wrong x 2 = 10: kept; depth 6 would not be
+    _, rm6 = grown_rm_pairs(6, alternating(*wrong))
+    assert rm5 and rm6 == []
 
 
 def test_table1_statistics_count_depths_pairs_and_sources():

@@ -11,12 +11,12 @@ and the files of a run folder (layout in `store.py`).
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from ..ultrainteract import rm_augmented_pairs
 from .growth import grow_trees
-from .records import pair_rows, rm_rows_from_tree, sft_rows
+from .records import pair_rows, sft_rows
 from .stats import tree_stats
 from .store import TreeStore, write_jsonl
 from .tree import Tree
@@ -51,11 +51,11 @@ def write_outputs(trees: Sequence[Tree], out_dir: str | Path, *, seed: int = 0,
                   count_tokens: Callable[[str], int] | None = None, max_turns: int = 5) -> dict:
     """Rebuild sft.jsonl, pairs.jsonl, rm_pairs.jsonl and stats.json from the trees."""
     out_dir = Path(out_dir)
+    pairs = [r for t in trees for r in pair_rows(t)]
     counts = {
         "sft.jsonl": write_jsonl(out_dir / "sft.jsonl", (r for t in trees for r in sft_rows(t))),
-        "pairs.jsonl": write_jsonl(out_dir / "pairs.jsonl", (r for t in trees for r in pair_rows(t))),
-        "rm_pairs.jsonl": write_jsonl(out_dir / "rm_pairs.jsonl", (
-            r for t in trees for r in rm_rows_from_tree(t, random.Random(f"{seed}:{t.hash}")))),
+        "pairs.jsonl": write_jsonl(out_dir / "pairs.jsonl", pairs),
+        "rm_pairs.jsonl": write_jsonl(out_dir / "rm_pairs.jsonl", rm_augmented_pairs(pairs, seed=seed)),
     }
     stats = tree_stats(trees, count_tokens=count_tokens, max_turns=max_turns)
     stats["rows"] = counts

@@ -100,10 +100,11 @@ def grow_turn(live: list[_Live], *, actors: Sequence, environment, critic, setti
 def select_pair(actions: Sequence[Action], rng: random.Random, syntax_check: bool = True) -> tuple:
     """(chosen, rejected) indices for one turn; either may be None.
 
-    The rejected action is a random incorrect one (whose code compiles, with `syntax_check`);
+    The rejected action is a random incorrect, non-empty one (whose code compiles, with `syntax_check`);
     the chosen one a random correct one, from another actor than the rejected when there is one.
     """
-    incorrect = [i for i, a in enumerate(actions) if not a.correct and (a.syntax_ok or not syntax_check)]
+    incorrect = [i for i, a in enumerate(actions)
+                 if not a.correct and a.text.strip() and (a.syntax_ok or not syntax_check)]
     correct = [i for i, a in enumerate(actions) if a.correct]
     rejected = rng.choice(incorrect) if incorrect else None
     if rejected is not None:
