@@ -95,3 +95,17 @@ def test_bare_nf4_linear_is_patched_and_matches_bitsandbytes():
     assert patch_nf4_linears(layer, enable=True) == 1
     got = layer(x)
     assert got.dtype == ref.dtype and _rel(got, ref) < 2e-2
+
+
+def test_probe_paths_compute_the_same_layer_gradient():
+    """The auto-mode race times three paths of one LoRA layer; they must do the same work."""
+    from eurus_lib.kernels import nf4_ref, probe
+    layer = _nf4_linear(256, 96, 4)
+    fns, x = probe._candidates(layer, nf4_ref.from_bnb(layer.weight), 40, torch.bfloat16)
+    grads = []
+    for fn in fns.values():
+        x.grad = None
+        fn()
+        grads.append(x.grad.clone())
+    assert set(fns) == {"fused", "dequant", "bnb"}
+    assert all(_rel(g, grads[-1]) < 2e-2 for g in grads)

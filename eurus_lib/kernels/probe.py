@@ -3,8 +3,9 @@
 Used by `patch_nf4_linears(model)` in auto mode. For one layer of the model it checks our output
 against bitsandbytes' (relative error < 2e-2, bf16 territory) and times every path with CUDA
 events (triton's do_bench, median): decode M=1 and M=16 forward under no_grad; training M=2048
-forward + input gradient, where the one-pass decode + cuBLAS path competes too. The fastest
-correct path wins each regime; verdicts and times land in LAST_PROBE for logs and benchmarks.
+forward + backward of the layer with a rank-16 LoRA adapter (ours fused into the matmuls, against
+bitsandbytes + peft's own adapter path), where the one-pass decode + cuBLAS path competes too.
+The fastest correct path wins each regime; verdicts and times land in LAST_PROBE.
 """
 
 from __future__ import annotations
@@ -22,17 +23,30 @@ def _rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
     return ((a.float() - b.float()).norm() / b.float().norm().clamp(min=1e-12)).item()
 
 
-def _candidates(layer, qw, m: int, dtype) -> tuple[dict, torch.Tensor]:
-    """Callables per path for M rows (forward + input grad when training-sized), and an input."""
-    x = torch.randn(m, qw.shape[1], device=layer.weight.device, dtype=dtype)
+def _peft_style_lora(layer, x, a, b, scaling):
+    """What peft does around a bitsandbytes 4-bit layer: the base output, plus the adapter run in
+    its fp32 weights' dtype (peft/tuners/lora/bnb.py Linear4bit.forward), cast back and added."""
+    out = layer(x).clone()
+    lora = torch.nn.functional.linear(torch.nn.functional.linear(x.to(a.dtype), a), b) * scaling
+    return out + lora.to(out.dtype)
+
+
+def _candidates(layer, qw, m: int, dtype, r: int = 16) -> tuple[dict, torch.Tensor]:
+    """Callables per path for M rows, and an input. Decode sizes time the forward alone; the
+    training size times forward + backward of a LoRA layer (rank r, fp32 adapters as peft keeps
+    them), since the patch replaces peft's adapter path too, not only the weight product."""
+    n, k = qw.shape
+    x = torch.randn(m, k, device=layer.weight.device, dtype=dtype)
     if m <= 16:
         paths = {"fused": lambda: nf4_linear(x, qw), "bnb": lambda: layer(x)}
         return {p: torch.no_grad()(f) for p, f in paths.items()}, x
     x.requires_grad_(True)
-    g = torch.randn(m, qw.shape[0], device=x.device, dtype=dtype)
-    return {"fused": lambda: nf4_linear(x, qw).backward(g),
-            "dequant": lambda: nf4_linear(x, qw, path="dequant").backward(g),
-            "bnb": lambda: layer(x).backward(g)}, x
+    a = (torch.randn(r, k, device=x.device) / k**0.5).requires_grad_(True)
+    b = (torch.randn(n, r, device=x.device) * 1e-3).requires_grad_(True)
+    g = torch.randn(m, n, device=x.device, dtype=dtype)
+    return {"fused": lambda: nf4_linear(x, qw, a, b, 2.0).backward(g),
+            "dequant": lambda: nf4_linear(x, qw, a, b, 2.0, path="dequant").backward(g),
+            "bnb": lambda: _peft_style_lora(layer, x, a, b, 2.0).backward(g)}, x
 
 
 def _race(layer, qw, m: int, dtype) -> dict:
