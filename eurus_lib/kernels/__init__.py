@@ -11,19 +11,22 @@ Public interface:
         kernels. None: on only on CUDA + Triton, per M regime where a probe finds it faster;
         True: force (CPU uses the pure-torch reference); False: restore. Returns layers patched.
     unpatch_nf4_linears(model) -> int
-    nf4_linear(x, qw, lora_a=None, lora_b=None, scaling=1.0, bias=None)
-        Differentiable y = x W^T + scaling * x A^T B^T + bias for an NF4Weight qw.
+    nf4_linear(x, qw, lora_a=None, lora_b=None, scaling=1.0, bias=None, path="fused")
+        Differentiable y = x W^T + scaling * x A^T B^T + bias for an NF4Weight qw; on CUDA
+        path="fused" decodes W inside the matmuls, path="dequant" into a transient bf16 copy.
 
     nf4_ref      pure-torch oracle and CPU fallback, bit-exact with bitsandbytes' storage:
                  quantize_nf4(w, blocksize=64, double_quant=True) -> NF4Weight,
                  dequantize_nf4(qw, dtype=None), nf4_linear_ref(x, qw, bias), from_bnb(param).
     nf4_triton   kernel launchers: nf4_gemv (M=1 decode), nf4_matmul (x W^T, LoRA epilogue),
-                 nf4_matmul_t (dy W, the input gradient, LoRA epilogue).
+                 nf4_matmul_t (dy W, the input gradient, LoRA epilogue), nf4_dequantize.
+                 Kernel code lives in _nf4_triton.py; tile configs are tuned once per shape.
     probe        the auto-mode race against bitsandbytes (LAST_PROBE holds its numbers).
 
 Tests: `.venv/bin/python -m pytest tests/test_kernels_*.py` (CPU: reference vs bitsandbytes'
 CPU ops, kernels under TRITON_INTERPRET=1, the model patch; GPU tests run where CUDA is).
-Benchmarks and the GPU check: `benchmarks/gpu_kernels_check.py` (see the README's kernel table).
+Benchmarks and the GPU check: `benchmarks/gpu_kernels_check.py` (see the README's kernel table:
+on an H100 the fused kernels are correct but slower than bitsandbytes; targets missed are listed).
 """
 
 from . import nf4_ref
