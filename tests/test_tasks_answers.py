@@ -130,3 +130,7 @@ def test_an_unknown_task_label_is_a_clear_error():
 
     with pytest.raises(DataError, match="Math_CoT"):
         ultrainteract_instruction(Task(id="t", family="x", task="Math_Cot", dataset="d", prompt="p"))
+
+
+def test_answer_is_followed_by_a_colon_is_read_without_it():
+    assert extract_final_answer("Tom has 380 apples. The answer is: 380") == "380"

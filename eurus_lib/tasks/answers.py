@@ -33,7 +33,7 @@ from fractions import Fraction
 
 from .base import Task
 
-_MARKER = re.compile(r"(?i)(?:final answer|answer)\s*(?:is)?\s*[:=]\s*(.*)$|(?:the (?:final )?|final )answer is\s*(.*)$")
+_MARKER = re.compile(r"(?i)(?:final answer|answer)\s*(?:is)?\s*[:=]\s*(.*)$|(?:the (?:final )?|final )answer is\s*[:=]?\s*(.*)$")
 _NUMBER = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?|-?\.\d+")
 _FRACTION = re.compile(r"(-?\d+)\s*/\s*(\d+)")
 _LATEX_FRAC = re.compile(r"\\[dt]?frac\{(-?\d+)\}\{(\d+)\}")
