@@ -172,3 +172,16 @@ def test_store_drops_a_line_cut_off_mid_write_and_duplicates(tmp_path, deep_tree
         fh.write('{"hash": "abc", "parent')
     assert [t.parent_id for t in store.load()] == [deep_tree.parent_id]
     assert store.path.read_text().endswith("\n") and len(store.path.read_text().splitlines()) == 2
+
+
+def test_explorer_tells_correct_and_incorrect_apart_and_steps_through_turns(deep_tree):
+    from eurus_lib.trees.explorer import GREEN, RED, tree_explorer, turn_html
+
+    page = turn_html(deep_tree, 2)
+    assert f"3px solid {GREEN}" in page and f"3px solid {RED}" in page
+    assert "turn 2 of 3" in page and "3 messages" in page and "Your answer is wrong." in page
+    assert "Not expanded" in turn_html(deep_tree, 3)
+    widget = tree_explorer([deep_tree])
+    pick, turn, body = widget.children
+    turn.value = 3
+    assert "turn 3 of 3" in body.value

@@ -30,11 +30,12 @@ def turn_html(tree: Tree, turn_number: int) -> str:
     head = (f"<div style='font-size:90%;color:{GREY}'>{_e(tree.task['task'])} · {_e(tree.task['dataset'])} · "
             f"tree {tree.hash[:10]} · depth {tree.depth} · ended: {_e(tree.end)} · turn {turn_number} of "
             f"{tree.depth} · {sum(a.correct for a in turn.actions)} of {len(turn.actions)} actions correct</div>")
-    history = f"<b>Conversation before this turn</b> ({len(tree.history(turn_number))} messages)" \
-              + "".join(_message(m) for m in tree.history(turn_number))
+    messages = tree.history(turn_number)
+    history = (f"<details><summary><b>Conversation before this turn</b>: {len(messages)} messages (click to open)"
+               f"</summary>{''.join(_message(m) for m in messages)}</details>")
     after = _message({"role": "user", "content": turn.feedback}) if turn.feedback else \
         f"<p style='color:{GREY}'>Not expanded: the tree ends at this turn ({_e(tree.end)}).</p>"
-    return (f"{head}<details><summary>{history.split('</b>')[0]}</b> (click)</summary>{history}</details>"
+    return (f"{head}{history}"
             f"<div style='display:flex;flex-wrap:wrap;gap:8px'>{cards}</div><b>Next user turn</b>{after}")
 
 
