@@ -95,7 +95,9 @@ class Environment:
 def program_for(task, parsed: ParsedAction) -> str:
     """The program the interpreter runs: the action's code, plus the unit tests for coding tasks."""
     if task.task == "Coding":
-        return f"{parsed.code}\n\n{task.tests}\n\ncheck({task.entry_point})\n"
+        from ..sandbox import unit_test_program
+
+        return unit_test_program("", parsed.code + "\n", task.tests, task.entry_point)
     return parsed.code
 
 
