@@ -57,7 +57,7 @@ class Tree:
     task: dict  # Task.to_dict(): everything needed to re-judge or explain the tree
     instruction: str  # the first user turn, exactly as in the released rows
     turns: list[Turn] = field(default_factory=list)
-    end: str = ""  # why growth stopped: "solved" | "max_turns" | "no_pair"
+    end: str = ""  # why growth stopped: "no_incorrect" (nothing to expand) | "max_turns" | "no_correct"
 
     @property
     def depth(self) -> int:
