@@ -35,3 +35,16 @@ def test_tiny_model_grows_trees_through_the_stage_and_resumes(tmp_path):
     assert (tmp_path / "figures" / "trees_example.png").is_file()
     again = stage.run(cfg, run)  # everything already grown: nothing is sampled, nothing duplicated
     assert again["trees"] == 3 and len((tmp_path / "trees" / "trees.jsonl").read_text().splitlines()) == 3
+
+
+@pytest.mark.slow
+def test_model_critic_writes_a_critique_with_the_tiny_model(tiny_policy):
+    from test_trees_fakes import WRONG, math_task, run_subprocess
+
+    from eurus_lib.trees import CritiqueRequest, Environment, ModelCritic
+
+    model, tok = tiny_policy
+    [outcome] = Environment(run_subprocess).assess([math_task()], [WRONG])
+    critic = ModelCritic("smollm2-135m", model, tok, max_new_tokens=24)
+    [text] = critic.critique_many([CritiqueRequest(math_task(), WRONG, outcome)])
+    assert isinstance(text, str) and text.strip()
