@@ -142,7 +142,10 @@ def test_bad_specs_get_clear_errors(spec, message):
 
 
 def test_hub_ids_go_to_the_hub_and_fail_clearly_offline(monkeypatch):
+    import huggingface_hub.constants
+
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # read at import: set both
     assert models.resolve_model_path("openbmb/Eurus-7b-sft") == "openbmb/Eurus-7b-sft"
     with pytest.raises(KitError, match="Could not load 'openbmb/Eurus-7b-sft'"):
         models.load_tokenizer("openbmb/Eurus-7b-sft")
