@@ -84,7 +84,7 @@ def ensure_embedded(name: str) -> Path:
     """Convert an embedded GGUF model into a cached HF checkpoint once; return its folder."""
     src = embedded_source(name)
     target = cache_dir() / "models" / f"{name}-v{CONVERTED_FORMAT}"
-    stamp = {"source": str(src), "size": src.stat().st_size, "mtime": int(src.stat().st_mtime)}
+    stamp = _source_stamp(src)
     if _stamp_matches(target, stamp):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -92,6 +92,19 @@ def ensure_embedded(name: str) -> Path:
         if not _stamp_matches(target, stamp):  # another process may have finished meanwhile
             _convert_gguf(src, target, stamp)
     return target
+
+
+def _source_stamp(src: Path) -> dict:
+    """Identify the GGUF file by content, not path, so several environments share one cache."""
+    import hashlib
+
+    size = src.stat().st_size
+    h = hashlib.sha256()
+    with src.open("rb") as fh:
+        h.update(fh.read(1 << 20))
+        fh.seek(max(0, size - (1 << 20)))
+        h.update(fh.read(1 << 20))
+    return {"file": src.name, "size": size, "sha256_head_tail": h.hexdigest()}
 
 
 def _stamp_matches(target: Path, stamp: dict) -> bool:
