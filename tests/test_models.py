@@ -108,26 +108,26 @@ def test_missing_model_package_says_how_to_install_it(monkeypatch):
         models.embedded_source("smollm2-135m")
 
 
-def test_corrupt_model_file_is_reported_with_a_fix(tmp_path, monkeypatch):
-    pkg = tmp_path / "fake_models_pkg"
+def _fake_model_package(tmp_path, monkeypatch, name: str, content: bytes) -> None:
+    """Register embedded model `name` as a GGUF file holding `content`, in a package of its own."""
+    pkg = tmp_path / f"fake_pkg_{name}"
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
-    (pkg / "broken.gguf").write_bytes(b"NOPE" + b"\0" * 64)
+    (pkg / f"{name}.gguf").write_bytes(content)
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setitem(models.EMBEDDED, "broken", models.EmbeddedModel("fake_models_pkg", "broken.gguf", "pip x"))
+    monkeypatch.setenv("EURUS_KIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setitem(models.EMBEDDED, name, models.EmbeddedModel(pkg.name, f"{name}.gguf", "pip x"))
+
+
+def test_corrupt_model_file_is_reported_with_a_fix(tmp_path, monkeypatch):
+    _fake_model_package(tmp_path, monkeypatch, "broken", b"NOPE" + b"\0" * 64)
     with pytest.raises(KitError, match="not a GGUF file"):
         models.ensure_embedded("broken")
 
 
 def test_truncated_gguf_file_fails_with_one_clear_error(tmp_path, monkeypatch):
-    pkg = tmp_path / "fake_models_pkg2"
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text("")
-    real = models.embedded_source("smollm2-135m").read_bytes()[:4096]
-    (pkg / "cut.gguf").write_bytes(real)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setenv("EURUS_KIT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setitem(models.EMBEDDED, "cut", models.EmbeddedModel("fake_models_pkg2", "cut.gguf", "pip y"))
+    head = models.embedded_source("smollm2-135m").read_bytes()[:4096]
+    _fake_model_package(tmp_path, monkeypatch, "cut", head)
     with pytest.raises(KitError, match="Could not read"):
         models.ensure_embedded("cut")
 
