@@ -1,7 +1,7 @@
 """The unified action format, the environment's judgement and the rule critic."""
 
 import pytest
-from test_trees_fakes import RIGHT, WRONG, code_task, logic_task, math_task, run_subprocess
+from trees_support import RIGHT, WRONG, code_task, logic_task, math_task, run_subprocess
 
 from eurus_lib.trees import Environment, parse_action, rule_critique
 from eurus_lib.trees.actions import NO_OUTPUT

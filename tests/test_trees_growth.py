@@ -2,7 +2,7 @@
 
 import random
 
-from test_trees_fakes import (
+from trees_support import (
     BROKEN,
     RIGHT,
     WRONG,

@@ -39,7 +39,7 @@ def test_tiny_model_grows_trees_through_the_stage_and_resumes(tmp_path):
 
 @pytest.mark.slow
 def test_model_critic_writes_a_critique_with_the_tiny_model(tiny_policy):
-    from test_trees_fakes import WRONG, math_task, run_subprocess
+    from trees_support import WRONG, math_task, run_subprocess
 
     from eurus_lib.trees import CritiqueRequest, Environment, ModelCritic
 

@@ -5,7 +5,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from test_trees_fakes import WRONG, math_task, run_subprocess
+from trees_support import WRONG, math_task, run_subprocess
 
 from eurus_lib.errors import KitError
 from eurus_lib.trees import CritiqueRequest, Environment, OpenAIActor, make_critic
@@ -58,7 +58,7 @@ def test_chat_posts_an_openai_request_and_reads_the_choices(server, monkeypatch)
 
 
 def test_openai_critic_sees_ground_truth_and_action_and_returns_its_text(server):
-    from test_trees_fakes import settings
+    from trees_support import settings
 
     Handler.requests.clear()
     critic = make_critic(f"openai:{server}#judge-model", settings())
@@ -87,7 +87,7 @@ def test_endpoint_errors_are_one_clear_sentence(server):
 
 
 def test_bad_critic_spec_is_rejected_with_the_choices():
-    from test_trees_fakes import settings
+    from trees_support import settings
 
     with pytest.raises(KitError, match="'rule', 'model:<model spec>'"):
         make_critic("gpt4", settings())

@@ -4,7 +4,7 @@ import json
 import re
 
 import pytest
-from test_trees_fakes import (
+from trees_support import (
     RIGHT,
     WRONG,
     ScriptedActor,
