@@ -147,6 +147,7 @@ class KitConfig:
 
 
 SECTIONS = [f.name for f in dataclasses.fields(KitConfig)]
+_SECTION_TYPES = typing.get_type_hints(KitConfig)
 
 
 def list_presets() -> list[str]:
@@ -194,11 +195,16 @@ def _read_preset(preset: str | Path) -> dict:
     return data
 
 
-def field_info(section: str, key: str) -> dataclasses.Field:
-    """The dataclass field behind `section.key`, with a clear error for unknown names."""
+def section_class(section: str) -> type:
+    """The dataclass behind a config section, with a clear error for unknown names."""
     if section not in SECTIONS:
         raise ConfigError(f"Unknown config section '{section}'. Sections: {', '.join(SECTIONS)}.")
-    fields = {f.name: f for f in dataclasses.fields(getattr(KitConfig(), section))}
+    return _SECTION_TYPES[section]
+
+
+def field_info(section: str, key: str) -> dataclasses.Field:
+    """The dataclass field behind `section.key`, with a clear error for unknown names."""
+    fields = {f.name: f for f in dataclasses.fields(section_class(section))}
     if key not in fields:
         raise ConfigError(f"Unknown key '{section}.{key}'. Keys in '{section}': {', '.join(fields)}.")
     return fields[key]
@@ -214,16 +220,16 @@ def set_value(cfg: KitConfig, dotted: str, value: Any, from_text: bool = False) 
     if not key:
         raise ConfigError(f"Key '{dotted}' needs a section, e.g. sft.{dotted}. Sections: {', '.join(SECTIONS)}.")
     f = field_info(section, key)
-    if from_text and _base_type(f) is not str:
+    kind = _base_type(section, f)
+    if from_text and kind is not str:
         try:
             value = yaml.safe_load(value) if value else ""
         except yaml.YAMLError as exc:
             raise ConfigError(f"{dotted}={value!r} is not a valid value ({exc.problem}).") from exc
-    setattr(getattr(cfg, section), key, _check(dotted, f, value))
+    setattr(getattr(cfg, section), key, _check(dotted, f, kind, value))
 
 
-def _check(name: str, f: dataclasses.Field, value: Any) -> Any:
-    kind = _base_type(f)
+def _check(name: str, f: dataclasses.Field, kind: type, value: Any) -> Any:
     value = _coerce(name, kind, value)
     meta = f.metadata
     if "choices" in meta and value not in meta["choices"]:
@@ -235,17 +241,9 @@ def _check(name: str, f: dataclasses.Field, value: Any) -> Any:
     return value
 
 
-def _base_type(f: dataclasses.Field) -> type:
-    hint = typing.get_type_hints(_owner_of(f))[f.name]
+def _base_type(section: str, f: dataclasses.Field) -> type:
+    hint = typing.get_type_hints(section_class(section))[f.name]
     return typing.get_origin(hint) or hint
-
-
-def _owner_of(f: dataclasses.Field) -> type:
-    for section in SECTIONS:
-        cls = type(getattr(KitConfig(), section))
-        if f in dataclasses.fields(cls):
-            return cls
-    raise KeyError(f.name)
 
 
 def _coerce(name: str, kind: type, value: Any) -> Any:

@@ -64,7 +64,8 @@ def _generate_batch(model, tokenizer, prompts: list[str], *, temperature: float,
 
 
 def _length_sorted(items: list[tuple[int, str]], tokenizer) -> list[tuple[int, str]]:
-    lengths = {p: len(tokenizer(p, add_special_tokens=False)["input_ids"]) for _, p in items}
+    unique = list(dict.fromkeys(p for _, p in items))  # n samples share one prompt: measure it once
+    lengths = dict(zip(unique, (len(ids) for ids in tokenizer(unique, add_special_tokens=False)["input_ids"])))
     return sorted(items, key=lambda it: -lengths[it[1]])
 
 

@@ -158,7 +158,7 @@ def _file_lock(path: Path):
 
 
 def load_tokenizer(spec: str):
-    """The tokenizer of a spec, set up for batched generation (left padding, a pad token)."""
+    """The tokenizer of a spec, with a pad token (generation switches it to left padding itself)."""
     from transformers import AutoTokenizer
 
     path = resolve_model_path(spec)

@@ -35,10 +35,7 @@ def test_report_of_a_missing_run_folder_is_a_clear_error(tmp_path, capsys):
 
 
 def test_reproduce_without_notebooks_writes_manifest_and_report(tmp_path, monkeypatch):
-    from eurus_lib import stages
-
-    monkeypatch.setattr(stages, "STAGES", [])  # the frame alone: stages are tested in their own files
-    monkeypatch.setattr("eurus_lib.pipeline.STAGES", [])
+    monkeypatch.setattr("eurus_lib.pipeline.STAGES", [])  # the frame alone: stages are tested in their own files
     assert main(["reproduce", "--run-dir", str(tmp_path), "--no-notebooks"]) == 0
     assert (tmp_path / "manifest.json").is_file() and (tmp_path / "report" / "report.html").is_file()
 
