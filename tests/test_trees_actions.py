@@ -3,7 +3,7 @@
 import pytest
 from trees_support import RIGHT, WRONG, code_task, logic_task, math_task, run_subprocess
 
-from eurus_lib.trees import Environment, parse_action, rule_critique
+from eurus_lib.trees import Environment, parse_action, rule_critique, sandbox_executor
 from eurus_lib.trees.actions import NO_OUTPUT
 from eurus_lib.trees.critic import first_missing_step, first_wrong_arithmetic
 from eurus_lib.trees.prompts import ground_truth_action, guide, mask_answer_numbers, modular_wrap
@@ -85,6 +85,17 @@ def test_code_is_judged_by_the_unit_tests_and_the_failing_test_is_named():
     bad = judge(code_task(), "```python\ndef double(x):\n    return x * x\n```")
     assert bad.error == "test_failed" and "assert candidate(-3) == -6" in bad.detail
     assert judge(code_task(), "The answer is 4.").error == "no_answer"
+
+
+@pytest.mark.parametrize("executor", ["sandbox", "subprocess"])
+@pytest.mark.parametrize("ending", ["quit()", "import sys\nsys.exit(0)", "import os\nos._exit(0)"])
+def test_a_wrong_function_followed_by_an_early_exit_is_judged_incorrect(executor, ending):
+    run = sandbox_executor(timeout_s=5, memory_mb=512) if executor == "sandbox" else run_subprocess
+    env = Environment(run)
+    [out] = env.assess([code_task()], [f"```python\ndef double(x):\n    return x * x\n{ending}\n```"])
+    assert (out.correct, out.error) == (False, "test_failed") and "ended before" in out.detail
+    [right] = env.assess([code_task()], ["```python\ndef double(x):\n    print('doubling')\n    return x + x\n```"])
+    assert right.correct and right.observation == "doubling\ndoubling"  # no sentinel shown to the actor
 
 
 def test_logic_names_are_judged_by_the_task_judge():

@@ -8,7 +8,9 @@ The observation is (1) the interpreter's output or traceback and (2) binary feed
 or wrong. Math and logic are judged on the printed output of the code (Program-of-Thought:
 print the answer) or, when no code printed anything, on the answer the text states; Math_CoT
 offers no interpreter, so only the stated answer counts. Code is judged by the task's unit
-tests. The executor is injected: the kit's sandbox in the stage, a fake in the tests.
+tests, with the sandbox's `unit_tests_passed`: only a run in which check() got to its end passes,
+so a wrong function followed by `quit()` is wrong (issue 9). The executor is injected: the kit's
+sandbox in the stage, a fake in the tests.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from ..sandbox import UnitTestProgram, unit_test_program
 from .actions import NO_OUTPUT, ParsedAction, parse_action, uses_tool
 
 Executor = Callable[[list[str]], list]  # programs -> results with .status, .stdout, .stderr
@@ -49,11 +52,12 @@ class Environment:
         """One Outcome per (task, action text)."""
         parsed = [parse_action(t, tool=uses_tool(task.task)) for task, t in zip(tasks, texts, strict=True)]
         programs = {i: program_for(task, p) for i, (task, p) in enumerate(zip(tasks, parsed, strict=True)) if _runs(p)}
-        results = dict(zip(programs, self.executor(list(programs.values())), strict=True)) if programs else {}
+        codes = [_code(program) for program in programs.values()]
+        results = dict(zip(programs, self.executor(codes), strict=True)) if programs else {}
         return [self._outcome(task, p, results.get(i), programs.get(i, ""))
                 for i, (task, p) in enumerate(zip(tasks, parsed, strict=True))]
 
-    def _outcome(self, task, p: ParsedAction, result, program: str) -> Outcome:
+    def _outcome(self, task, p: ParsedAction, result, program: str | UnitTestProgram) -> Outcome:
         if p.syntax_error:
             return Outcome(False, p.syntax_error, True, "syntax", p.answer, p.syntax_error, p)
         if result is None:
@@ -63,16 +67,23 @@ class Environment:
                 return Outcome(False, "", False, "empty" if "empty" in p.problems[0] else "no_answer", None,
                                p.problems[0], p)
             return self._judged(task, p, p.answer, "", False)
-        observation = self.observe(result)
         if task.task == "Coding":
-            passed = result.status == "ok"
-            detail = "" if passed else failing_line(result.stderr, program)
-            return Outcome(passed, observation, True, "" if passed else "test_failed", None, detail, p)
+            return self._tested(p, result, program)
+        observation = self.observe(result)
         if result.status != "ok":
             kind = "timeout" if result.status == "timeout" else "exec_error"
             return Outcome(False, observation, True, kind, p.answer, failing_line(result.stderr, program), p)
         printed = result.stdout if result.stdout.strip() else None
         return self._judged(task, p, printed or p.answer, observation, True)
+
+    def _tested(self, p: ParsedAction, result, program: UnitTestProgram) -> Outcome:
+        observation = self.observe(result, stdout=program.output(result))
+        if program.passed(result):
+            return Outcome(True, observation, True, "", None, "", p)
+        detail = failing_line(result.stderr, program.code)
+        if result.status == "ok":  # exit status 0, yet check() never finished: the code ended the process
+            detail = "the program ended before the unit tests finished (it must not call exit(), quit() or sys.exit())"
+        return Outcome(False, observation, True, "test_failed", None, detail, p)
 
     def _judged(self, task, p: ParsedAction, predicted: str | None, observation: str, ran: bool) -> Outcome:
         if predicted is None:
@@ -81,24 +92,31 @@ class Environment:
         ok = bool(self.judge(task, predicted))
         return Outcome(ok, observation, ran, "" if ok else "wrong_answer", predicted.strip(), "", p)
 
-    def observe(self, result) -> str:
-        """The interpreter's output as the actor sees it: stdout, or the traceback's tail, capped."""
+    def observe(self, result, stdout: str | None = None) -> str:
+        """The interpreter's output as the actor sees it: stdout, or the traceback's tail, capped.
+
+        stdout: what to show instead of result.stdout (a unit-test run's, without its sentinel line).
+        """
+        stdout = result.stdout if stdout is None else stdout
         if result.status == "timeout":
             return f"[Execution timed out after {self.timeout_s:g} s]"
         if result.status == "memory":
             return "[Execution ran out of memory]" + _tail(result.stderr, self.observation_chars // 2, "\n")
         if result.status != "ok":
-            return _tail((result.stdout + result.stderr).strip(), self.observation_chars)
-        return _tail(result.stdout.strip(), self.observation_chars) or NO_OUTPUT
+            return _tail((stdout + result.stderr).strip(), self.observation_chars)
+        return _tail(stdout.strip(), self.observation_chars) or NO_OUTPUT
 
 
-def program_for(task, parsed: ParsedAction) -> str:
-    """The program the interpreter runs: the action's code, plus the unit tests for coding tasks."""
+def program_for(task, parsed: ParsedAction) -> str | UnitTestProgram:
+    """The program the interpreter runs: the action's code; for coding tasks, the sandbox's
+    unit-test program (code + tests + check, then the sentinel that says check() finished)."""
     if task.task == "Coding":
-        from ..sandbox import unit_test_program
-
         return unit_test_program("", parsed.code + "\n", task.tests, task.entry_point)
     return parsed.code
+
+
+def _code(program: str | UnitTestProgram) -> str:
+    return program.code if isinstance(program, UnitTestProgram) else program
 
 
 def failing_line(stderr: str, program: str) -> str:
