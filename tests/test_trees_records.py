@@ -85,30 +85,23 @@ def grown_rm_pairs(max_turns, reply):
 def test_rm_pairs_match_correct_and_incorrect_actions_of_different_turns():
     wrong = [f"Step 1: guess.\n```python\nprint({n})\n```" for n in range(20, 60)]
     trees, rm = grown_rm_pairs(3, alternating(*wrong))
-    turn_of = {}  # an action text seen at several turns (the ground-truth one) counts at its first
-    for t in trees:
-        for turn in t.turns:
-            turn_of.setdefault((t.parent_id, "c", turn.chosen_action.text), turn.turn)
-            turn_of.setdefault((t.parent_id, "w", turn.rejected_action.text), turn.turn)
     assert rm and all(len(r["trajectory"]) == 1 for r in rm)
-    for r in rm:
-        assert turn_of[(r["parent_id"], "c", r["chosen"])] != turn_of[(r["parent_id"], "w", r["rejected"])]
+    for tree in trees:
+        # The ground-truth action (in one of two schemas) is the correct action of every turn; each turn's
+        # correct action meets the wrong actions of the other two turns, and a repeated text pair is one row.
+        c = [turn.chosen_action.text for turn in tree.turns]
+        w = [turn.rejected_action.text for turn in tree.turns]
+        expected = {(c[i], w[j]) for i in range(3) for j in range(3) if i != j}
+        mine = [(r["chosen"], r["rejected"]) for r in rm if r["parent_id"] == tree.parent_id]
+        assert len(set(c)) < 3 and sorted(mine) == sorted(expected)
     validate_rows(rm, "pair")
 
 
-def test_rm_pairs_skip_deep_trees_and_respect_the_caps():
+def test_rm_pairs_skip_trees_deeper_than_three():
     wrong = [f"Step 1: guess.\n```python\nprint({n})\n```" for n in range(20, 80)]
-    _, rm = grown_rm_pairs(4, alternating(*wrong))  # 4 distinct wrong x 2 ground-truth texts = 8 <= 10
-    per_tree = {}
-    for r in rm:
-        per_tree.setdefault(r["parent_id"], []).append(r)
-    for rows in per_tree.values():
-        assert len(rows) <= 9
-        uses = [x for r in rows for x in (r["chosen"], r["rejected"])]
-        assert max(uses.count(x) for x in uses) <= 3
-    _, rm5 = grown_rm_pairs(5, alternating(*wrong))  # 5 wrong x 2 = 10: kept; depth 6 would not be
-    _, rm6 = grown_rm_pairs(6, alternating(*wrong))
-    assert rm5 and rm6 == []
+    for depth in (4, 5):  # N x N = 16, 25 > 10, although each tree has only 1 distinct correct text
+        trees, rm = grown_rm_pairs(depth, alternating(*wrong))
+        assert {t.depth for t in trees} == {depth} and rm == []
 
 
 def test_table1_statistics_count_depths_pairs_and_sources():

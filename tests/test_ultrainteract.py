@@ -1,4 +1,4 @@
-"""Released-format UltraInteract rows: loading, schema errors, TRL converters, RM augmentation."""
+"""Released-format UltraInteract rows: loading, schema errors, TRL converters (RM augmentation: test_rm_augmentation.py)."""
 
 from __future__ import annotations
 
@@ -12,18 +12,17 @@ from eurus_lib.errors import DataError
 from eurus_lib.ultrainteract import (
     PAIR_FIELDS,
     SFT_FIELDS,
+    action_slots,
     group_trees,
     load_ultrainteract_pair,
     load_ultrainteract_sft,
     pair_to_dpo,
     pair_to_kto,
     parse_pair_id,
-    rm_augmented_pairs,
     sft_to_messages,
     to_dpo_dataset,
     to_kto_dataset,
     to_sft_dataset,
-    tree_actions,
     validate_pair_row,
     validate_rows,
     validate_sft_row,
@@ -197,49 +196,11 @@ def test_sft_rows_become_messages_and_keep_instruction_and_response(sft_rows):
     assert pc.column_names == ["prompt", "completion"] and pc[1]["completion"][0]["role"] == "assistant"
 
 
-def test_tree_actions_rebuild_correct_and_incorrect_actions_per_turn(pairs):
+def test_action_slots_rebuild_correct_and_incorrect_actions_per_turn(pairs):
     trees = group_trees(pairs)
     assert [len(g) for g in trees.values()] == [3, 2, 1]
-    math_tree = trees[pairs[0]["parent_id"]]
-    correct, incorrect = tree_actions(math_tree)
-    assert sorted(correct.values()) == [1, 2, 3] and sorted(incorrect.values()) == [1, 2, 3]
-    assert incorrect[pairs[2]["trajectory"][3]["value"]] == 2  # the expanded wrong action of turn 2
-
-
-def test_rm_augmentation_pairs_correct_actions_with_wrong_ones_of_other_turns(pairs):
-    extra = rm_augmented_pairs(pairs)
-    validate_rows(extra, "pair")
-    by_tree = group_trees(extra)
-    math_id, code_id, logic_id = (pairs[i]["parent_id"] for i in (0, 3, 5))
-    assert len(by_tree[math_id]) == 6 and len(by_tree[code_id]) == 4 and logic_id not in by_tree
-    for parent_id, rows in by_tree.items():
-        correct, incorrect = tree_actions(group_trees(pairs)[parent_id])
-        for row in rows:
-            assert len(row["trajectory"]) == 1  # single-turn: the instruction alone
-            assert correct[row["chosen"]] != incorrect[row["rejected"]]  # never a same-turn pair
-    assert rm_augmented_pairs(pairs) == extra  # deterministic for a seed
-
-
-def test_rm_augmentation_caps_pairs_uses_and_skips_big_grids():
-    rows = _synthetic_tree(depth=3, correct_per_turn=1)
-    assert len(rm_augmented_pairs(rows)) == 6  # 3 x 3 grid, 6 cross-turn pairs
-    assert rm_augmented_pairs(_synthetic_tree(depth=4, correct_per_turn=1)) == []  # 4 x 4 = 16 > 10
-    big = _synthetic_tree(depth=3, correct_per_turn=3)
-    extra = rm_augmented_pairs(big, max_grid=100)
-    assert len(extra) == 9
-    uses: dict = {}
-    for row in extra:
-        for text in (row["chosen"], row["rejected"]):
-            uses[text] = uses.get(text, 0) + 1
-    assert max(uses.values()) <= 3
-
-
-def _synthetic_tree(depth: int, correct_per_turn: int) -> list[dict]:
-    """Pair rows of one tree: at turn t, `correct_per_turn` correct actions against the wrong action w_t."""
-    rows, history = [], [{"from": "user", "value": "Instruction"}]
-    for t in range(1, depth + 1):
-        for c in range(correct_per_turn):
-            rows.append({"task": "Math_CoT", "dataset": "toy", "trajectory": list(history), "chosen": f"c{t}.{c}",
-                         "rejected": f"w{t}", "id": f"h_{depth}_{t}", "parent_id": "h"})
-        history += [{"from": "assistant", "value": f"w{t}"}, {"from": "user", "value": f"Out: wrong {t}"}]
-    return rows
+    slots = action_slots(trees[pairs[0]["parent_id"]])
+    assert [s.turn for s in slots if s.role == "correct"] == [1, 2, 3]
+    assert [s.turn for s in slots if s.role == "incorrect"] == [1, 2, 3]
+    expanded = pairs[2]["trajectory"][3]["value"]  # the expanded wrong action of turn 2
+    assert [s.turn for s in slots if s.text == expanded] == [2]

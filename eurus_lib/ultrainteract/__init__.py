@@ -15,11 +15,12 @@ Public API:
 - `parse_pair_id(id) -> (hash, depth, turn)`.
 - `pair_to_dpo(row)`, `pair_to_kto(row)`, `sft_to_messages(row)`, `sft_to_prompt_completion(row)`
   and the dataset versions `to_dpo_dataset`, `to_kto_dataset`, `to_sft_dataset`.
-- `rm_augmented_pairs(rows, ...)`, `group_trees(rows)`, `tree_actions(group)`: the cross-turn
-  RM pairs of paper App. B, pure on released-format rows.
+- `rm_augmented_pairs(rows, *, max_grid, max_pairs, max_uses, seed)`: the cross-turn RM pairs of
+  paper App. B, pure on released-format rows; `group_trees(rows)` (parent_id -> rows) and
+  `action_slots(group)` (the actions it pairs, one slot per turn and role) show its reading.
 """
 
-from .augment import group_trees, rm_augmented_pairs, tree_actions
+from .augment import action_slots, group_trees, rm_augmented_pairs
 from .convert import (
     pair_to_dpo,
     pair_to_kto,
@@ -42,6 +43,7 @@ from .schema import (
 )
 
 __all__ = [
+    "action_slots",
     "PAIR_FIELDS",
     "PAIR_HUB_ID",
     "SFT_FIELDS",
@@ -60,7 +62,6 @@ __all__ = [
     "to_kto_dataset",
     "to_sft_dataset",
     "trajectory_messages",
-    "tree_actions",
     "validate_pair_row",
     "validate_rows",
     "validate_sft_row",
