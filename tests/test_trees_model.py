@@ -7,7 +7,7 @@ import pytest
 from eurus_lib.config import load_config
 from eurus_lib.runs import RunDir
 from eurus_lib.trees import stage
-from eurus_lib.trees.records import PAIR_FIELDS, SFT_FIELDS
+from eurus_lib.ultrainteract import PAIR_FIELDS, SFT_FIELDS
 
 OVERRIDES = ["tasks.n_train=6", "tasks.n_heldout=3", "trees.max_trees=3", "trees.max_turns=2",
              "trees.samples_per_turn=2", "trees.annotate_samples=1", "trees.max_new_tokens=40",

@@ -20,6 +20,7 @@ from eurus_lib.trees import (
     RuleCritic,
     TreeStore,
     build_trees,
+    distinct_sft_rows,
     grow_trees,
     pair_rows,
     render_tree,
@@ -27,8 +28,7 @@ from eurus_lib.trees import (
     stats_markdown,
     tree_stats,
 )
-from eurus_lib.trees.records import PAIR_FIELDS, SFT_FIELDS
-from eurus_lib.ultrainteract import rm_augmented_pairs, validate_rows
+from eurus_lib.ultrainteract import PAIR_FIELDS, SFT_FIELDS, rm_augmented_pairs, validate_rows
 
 ID = re.compile(r"^[0-9a-f]{64}_\d+_\d+$")
 
@@ -164,7 +164,35 @@ def test_store_drops_a_line_cut_off_mid_write_and_duplicates(tmp_path, deep_tree
     with store.path.open("a") as fh:
         fh.write('{"hash": "abc", "parent')
     assert [t.parent_id for t in store.load()] == [deep_tree.parent_id]
-    assert store.path.read_text().endswith("\n") and len(store.path.read_text().splitlines()) == 2
+
+
+def test_loading_a_file_with_a_torn_last_line_never_writes_to_it(tmp_path, deep_tree):
+    store = TreeStore(tmp_path / "trees.jsonl")
+    store.append(deep_tree)
+    with store.path.open("a") as fh:
+        fh.write('{"hash": "abc", "parent')
+    before = store.path.read_bytes()
+    store.path.chmod(0o444)  # a read-only run folder (root ignores this; the bytes check below holds anyway)
+    try:
+        assert len(store.load()) == 1 and store.done_ids() == {deep_tree.parent_id}
+    finally:
+        store.path.chmod(0o644)
+    assert store.path.read_bytes() == before
+
+
+@pytest.mark.parametrize("resumed", [True, False], ids=["after-load", "without-load"])
+def test_appending_after_a_torn_last_line_leaves_a_valid_file(tmp_path, deep_tree, resumed):
+    store = TreeStore(tmp_path / "trees.jsonl")
+    store.append(deep_tree)
+    with store.path.open("a") as fh:
+        fh.write('{"hash": "abc", "parent')
+    if resumed:  # a resumed build reads the done ids first
+        assert store.done_ids() == {deep_tree.parent_id}
+    other = grow([math_task(9)], alternating(WRONG), max_turns=2)[0]
+    store.append(other)
+    lines = store.path.read_text().splitlines()
+    assert [json.loads(line)["parent_id"] for line in lines] == [deep_tree.parent_id, other.parent_id]
+    assert [t.parent_id for t in store.load()] == [deep_tree.parent_id, other.parent_id]
 
 
 def test_explorer_tells_correct_and_incorrect_apart_and_steps_through_turns(deep_tree):
@@ -178,3 +206,29 @@ def test_explorer_tells_correct_and_incorrect_apart_and_steps_through_turns(deep
     pick, turn, body = widget.children
     turn.value = 3
     assert "turn 3 of 3" in body.value
+
+
+def sft_row(instruction, response, turn):
+    return {"task": "Math_PoT", "dataset": "hand", "instruction": instruction, "response": response,
+            "id": f"h_3_{turn}", "parent_id": "P"}
+
+
+def test_distinct_sft_rows_keep_the_first_row_of_each_instruction_and_response():
+    # The tiny preset's ground-truth action GT is the correct action at turns 1 and 3: one example, not two.
+    rows = [sft_row("I", "GT", 1), sft_row("I", "c2", 2), sft_row("I", "GT", 3), sft_row("J", "GT", 1)]
+    assert distinct_sft_rows(rows) == [rows[0], rows[1], rows[3]]
+    assert distinct_sft_rows([]) == []
+
+
+def test_stats_count_distinct_sft_rows_and_pairs():
+    trees = grow([math_task(k) for k in range(4)], alternating(WRONG), max_turns=3)  # ground truth at each turn
+    sft = [r for t in trees for r in sft_rows(t)]
+    pairs = [r for t in trees for r in pair_rows(t)]
+    distinct_sft = len({(r["instruction"], r["response"]) for r in sft})
+    distinct_pairs = len({json.dumps([r["trajectory"], r["chosen"], r["rejected"]]) for r in pairs})
+    assert distinct_sft < len(sft) == 12 and distinct_pairs == len(pairs) == 12
+    total = tree_stats(trees, max_turns=3)["table"][-1]
+    assert (total["correct"], total["correct_distinct"]) == (12, distinct_sft)
+    assert (total["pairs"], total["pairs_distinct"]) == (12, 12)
+    text = stats_markdown(tree_stats(trees, max_turns=3))
+    assert f"{distinct_sft} of 12 SFT rows are distinct" in text and "12 of 12 pairs" in text

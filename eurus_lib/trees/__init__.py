@@ -19,14 +19,14 @@ from .critic import CritiqueRequest, RuleCritic, rule_critique
 from .environment import Environment, Outcome, sandbox_executor
 from .growth import grow_trees, select_pair
 from .model_critic import ModelCritic, OpenAICritic, make_critic
-from .records import pair_rows, sft_rows
+from .records import distinct_sft_rows, pair_rows, sft_rows
 from .stats import stats_markdown, tree_stats
 from .store import TreeStore
 from .tree import Action, Tree, Turn
 from .view import render_tree
 
 __all__ = ["Action", "CritiqueRequest", "Environment", "ModelActor", "ModelCritic", "OpenAIActor", "OpenAICritic",
-           "Outcome", "ParsedAction", "RuleCritic", "Tree", "TreeStore", "Turn", "build_trees",
+           "Outcome", "ParsedAction", "RuleCritic", "Tree", "TreeStore", "Turn", "build_trees", "distinct_sft_rows",
            "grow_trees", "load_actors", "load_trees", "make_critic", "pair_rows", "parse_action", "render_tree",
            "rule_critique", "sandbox_executor", "select_pair",
            "sft_rows", "stats_markdown", "tree_stats", "write_outputs"]

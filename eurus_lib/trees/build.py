@@ -14,11 +14,12 @@ import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from ..jsonl import write_jsonl
 from ..ultrainteract import rm_augmented_pairs
 from .growth import grow_trees
 from .records import pair_rows, sft_rows
 from .stats import tree_stats
-from .store import TreeStore, write_jsonl
+from .store import TreeStore
 from .tree import Tree
 
 FILES = ("trees.jsonl", "sft.jsonl", "pairs.jsonl", "rm_pairs.jsonl", "stats.json")

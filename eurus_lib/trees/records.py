@@ -2,6 +2,7 @@
 
     sft_rows(tree)    # [{"task", "dataset", "instruction", "response", "id", "parent_id"}, ...]
     pair_rows(tree)   # [{"task", "dataset", "trajectory", "chosen", "rejected", "id", "parent_id"}, ...]
+    distinct_sft_rows(rows)   # what the SFT stage trains on: each (instruction, response) once
 
 The reward model's cross-turn augmentation (paper App. B) is computed from these pair rows by
 `eurus_lib.ultrainteract.rm_augmented_pairs`, the same function that augments the released data.
@@ -11,11 +12,16 @@ Field names and order follow `openbmb/UltraInteract_sft` and `openbmb/UltraInter
 (number of turns) and the turn of the row; `parent_id` is the instruction's id. SFT keeps the
 correct leaves only, with the interaction history dropped (section 3: "yields better
 performance"); a pair's `trajectory` is the shared history, ending with a user turn.
+
+`sft.jsonl` keeps one row per correct leaf, as released, so the same response can appear at
+several turns of a tree (on the `tiny` preset the ground-truth action is often the correct action
+of every turn). `stats.json` says how many rows are distinct.
 """
 
 from __future__ import annotations
 
-from ..ultrainteract.schema import PAIR_FIELDS, SFT_FIELDS  # noqa: F401 - re-exported for the tests and notebook
+from collections.abc import Iterable
+
 from .tree import Tree
 
 
@@ -28,6 +34,22 @@ def sft_rows(tree: Tree) -> list[dict]:
     return [{"task": tree.task["task"], "dataset": tree.task["dataset"], "instruction": tree.instruction,
              "response": turn.chosen_action.text, "id": row_id(tree, turn.turn), "parent_id": tree.parent_id}
             for turn in tree.turns if turn.chosen is not None]
+
+
+def distinct_sft_rows(rows: Iterable[dict]) -> list[dict]:
+    """The first row of each (instruction, response), in order: the rows SFT trains on.
+
+    With the history dropped, a response that recurs at several turns of a tree gives identical
+    rows: the same example counted once per turn, which would weight deep trees more for no reason
+    the paper gives (its rows are distinct sampled actions, paper section 3 / Table 1 "#Correct").
+    """
+    seen, out = set(), []
+    for row in rows:
+        key = (row["instruction"], row["response"])
+        if key not in seen:
+            seen.add(key)
+            out.append(row)
+    return out
 
 
 def pair_rows(tree: Tree) -> list[dict]:

@@ -8,7 +8,10 @@ average tokens per trajectory, pairs and correct actions. Its rows split math by
 task labels do the same (Math_PoT: with the interpreter, Math_CoT: without). We add what a
 small reproduction needs to read its own numbers honestly: the share of *sampled* actions that
 were correct at each turn, and the source of every correct action kept (sampled from which
-actor, annotated from the ground truth, or the ground-truth action itself).
+actor, annotated from the ground truth, or the ground-truth action itself), and how many rows
+are distinct: `correct_distinct` counts SFT rows with a different (instruction, response), the
+rows SFT trains on (`records.distinct_sft_rows`); `pairs_distinct` counts pairs with a different
+(trajectory, chosen, rejected).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 
-from .records import pair_rows, sft_rows
+from .records import distinct_sft_rows, pair_rows, sft_rows
 from .tree import Tree
 
 LABELS = ("Math_PoT", "Math_CoT", "Coding", "Logic")
@@ -42,10 +45,16 @@ def _table_row(label: str, trees: Sequence[Tree], count_tokens: Callable, max_tu
     tokens = [trajectory_tokens(t, count_tokens) for t in trees]
     row = {"task": label, "instructions": len(trees)}
     row.update({f"T{k}": depths.get(k, 0) for k in range(1, max_turns + 1)})
+    pairs = [r for t in trees for r in pair_rows(t)]
+    sft = [r for t in trees for r in sft_rows(t)]
     row.update({"tokens_per_traj": round(sum(tokens) / len(tokens), 1) if tokens else 0.0,
-                "traj_per_instr": 1.0 if trees else 0.0,
-                "pairs": sum(len(pair_rows(t)) for t in trees), "correct": sum(len(sft_rows(t)) for t in trees)})
+                "traj_per_instr": 1.0 if trees else 0.0, "pairs": len(pairs), "correct": len(sft),
+                "pairs_distinct": len({_pair_key(r) for r in pairs}), "correct_distinct": len(distinct_sft_rows(sft))})
     return row
+
+
+def _pair_key(row: dict) -> tuple:
+    return tuple((m["from"], m["value"]) for m in row["trajectory"]) + (row["chosen"], row["rejected"])
 
 
 def trajectory_tokens(tree: Tree, count_tokens: Callable[[str], int]) -> int:
@@ -96,4 +105,13 @@ def stats_markdown(stats: dict) -> str:
     total = sum(stats["sources"].values()) or 1
     mix = ", ".join(f"{k} {v} ({v / total:.0%})" for k, v in stats["sources"].items()) or "none"
     ends = ", ".join(f"{k or 'open'} {v}" for k, v in stats["ends"].items())
-    return "\n".join(lines + ["", f"Correct actions kept, by source: {mix}.", f"How trees ended: {ends}."])
+    return "\n".join(lines + ["", f"Correct actions kept, by source: {mix}.", f"How trees ended: {ends}.",
+                              *_distinct_line(rows[-1] if rows else {})])
+
+
+def _distinct_line(total: dict) -> list[str]:
+    if "correct_distinct" not in total:  # stats.json written before these counts existed
+        return []
+    return [f"{total['correct_distinct']} of {total['correct']} SFT rows are distinct (same instruction and "
+            f"response counted once; SFT trains on the distinct ones); {total['pairs_distinct']} of "
+            f"{total['pairs']} pairs are distinct."]

@@ -1,4 +1,4 @@
-"""Append-only, resumable storage of finished trees, and atomic JSONL writes for the derived rows.
+"""Append-only, resumable storage of finished trees.
 
     store = TreeStore(run.path("trees", "trees.jsonl"))
     done = store.load()                          # finished trees from earlier, interrupted runs
@@ -6,16 +6,16 @@
     grow_trees(todo, ..., on_tree=store.append)  # each finished tree is one fsync'ed line
 
 trees.jsonl is the record; sft.jsonl, pairs.jsonl and rm_pairs.jsonl are views rebuilt from it
-at the end of every run (written to a temporary file, then renamed). So killing the stage at any
-moment loses at most the trees still growing, and a rerun neither loses nor duplicates a tree:
-a line cut off mid-write is dropped on load, and a tree seen twice is kept once.
+at the end of every run (atomically, by `eurus_lib.jsonl.write_jsonl`). So killing the stage at
+any moment loses at most the trees still growing, and a rerun neither loses nor duplicates a tree:
+a line cut off mid-write is ignored on load, and a tree seen twice is kept once. Loading never
+writes (issue 9); the next `append` cuts the torn line off before adding its own.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
 from pathlib import Path
 
 from .tree import Tree
@@ -26,16 +26,12 @@ class TreeStore:
         self.path = Path(path)
 
     def load(self) -> list[Tree]:
-        """Every complete tree in the file, first copy of each instruction only; repairs a torn tail."""
+        """Every complete tree in the file, first copy of each instruction only; a torn last line is skipped."""
         if not self.path.is_file():
             return []
-        trees, seen = [], set()
         raw = self.path.read_bytes()
-        good = raw[: raw.rfind(b"\n") + 1]
-        if len(good) != len(raw):  # the last write was cut off: drop the partial line for good
-            with self.path.open("r+b") as fh:
-                fh.truncate(len(good))
-        for line in good.decode().splitlines():
+        trees, seen = [], set()
+        for line in raw[: raw.rfind(b"\n") + 1].decode().splitlines():
             if not line.strip():
                 continue
             tree = Tree.from_dict(json.loads(line))
@@ -50,28 +46,20 @@ class TreeStore:
     def append(self, tree: Tree) -> None:
         """Write one finished tree as one line and make it durable before returning."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a") as fh:
-            fh.write(json.dumps(tree.to_dict(), ensure_ascii=False) + "\n")
+        with self.path.open("a+b") as fh:  # writes go to the end; reads and truncate work anywhere
+            _drop_torn_tail(fh)
+            fh.write((json.dumps(tree.to_dict(), ensure_ascii=False) + "\n").encode())
             fh.flush()
             os.fsync(fh.fileno())
 
 
-def write_jsonl(path: str | Path, rows: Iterable[dict]) -> int:
-    """Write rows atomically (temp file + rename); return how many."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    n = 0
-    with tmp.open("w") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-            n += 1
-    os.replace(tmp, path)
-    return n
-
-
-def read_jsonl(path: str | Path) -> list[dict]:
-    path = Path(path)
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+def _drop_torn_tail(fh) -> None:
+    """Cut off a last line that an interrupted write left without its newline."""
+    end = fh.seek(0, os.SEEK_END)
+    if end == 0:
+        return
+    fh.seek(end - 1)
+    if fh.read(1) == b"\n":
+        return
+    fh.seek(0)
+    fh.truncate(fh.read().rfind(b"\n") + 1)
