@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .progress import progress_bar
+
 Conversation = Sequence[dict]
 
 
@@ -32,17 +34,15 @@ def generate_chat(model, tokenizer, conversations: Sequence[Conversation], *, n:
     prompts = [render_prompt(tokenizer, conv) for conv in conversations]
     order = _length_sorted([(i, p) for i, p in enumerate(prompts) for _ in range(n)], tokenizer)
     out: list[list[str]] = [[] for _ in prompts]
-    bar = _progress(len(order), progress)
-    for b, start in enumerate(range(0, len(order), batch_size)):
-        chunk = order[start:start + batch_size]
-        texts = _generate_batch(model, tokenizer, [p for _, p in chunk], temperature=temperature, top_p=top_p,
-                                max_new_tokens=max_new_tokens, seed=None if seed is None else seed + b)
-        for (i, _), text in zip(chunk, texts):
-            out[i].append(text)
-        if bar is not None:
+    desc = progress if isinstance(progress, str) else "generating"
+    with progress_bar(len(order), desc, unit="sample", enabled=bool(progress)) as bar:
+        for b, start in enumerate(range(0, len(order), batch_size)):
+            chunk = order[start:start + batch_size]
+            texts = _generate_batch(model, tokenizer, [p for _, p in chunk], temperature=temperature, top_p=top_p,
+                                    max_new_tokens=max_new_tokens, seed=None if seed is None else seed + b)
+            for (i, _), text in zip(chunk, texts):
+                out[i].append(text)
             bar.update(len(chunk))
-    if bar is not None:
-        bar.close()
     return out
 
 
@@ -74,11 +74,3 @@ def _device_of(model):
         return next(model.parameters()).device
     except StopIteration:
         return "cpu"
-
-
-def _progress(total: int, progress: bool | str):
-    if not progress or total == 0:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=progress if isinstance(progress, str) else "generating", unit="sample")

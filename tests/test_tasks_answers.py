@@ -132,5 +132,18 @@ def test_an_unknown_task_label_is_a_clear_error():
         ultrainteract_instruction(Task(id="t", family="x", task="Math_Cot", dataset="d", prompt="p"))
 
 
+def test_one_list_of_task_labels_drives_prefixes_the_row_validator_and_the_statistics():
+    from eurus_lib.errors import DataError
+    from eurus_lib.tasks import PREFIXES, TASK_LABELS
+    from eurus_lib.trees import stats
+    from eurus_lib.ultrainteract import schema, validate_sft_row
+
+    assert TASK_LABELS == ("Math_PoT", "Math_CoT", "Coding", "Logic")  # Table 1 row order
+    assert set(PREFIXES) == set(TASK_LABELS) and schema.TASK_LABELS is TASK_LABELS and stats.TASK_LABELS is TASK_LABELS
+    row = {"task": "Math", "dataset": "d", "instruction": "i", "response": "r", "id": "x", "parent_id": "p"}
+    with pytest.raises(DataError, match="expected one of Math_PoT, Math_CoT, Coding, Logic"):
+        validate_sft_row(row, 0)
+
+
 def test_answer_is_followed_by_a_colon_is_read_without_it():
     assert extract_final_answer("Tom has 380 apples. The answer is: 380") == "380"

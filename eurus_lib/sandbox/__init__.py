@@ -24,7 +24,7 @@ from .batch import (
     unit_tests_passed,
 )
 from .isolation import isolation_mode
-from .runner import STATUSES, ExecResult, Limits, run_python
+from .runner import ExecResult, Limits, run_python
 
-__all__ = ["STATUSES", "ExecResult", "Limits", "UnitTestProgram", "UnitTestResult", "isolation_mode", "run_humaneval",
+__all__ = ["ExecResult", "Limits", "UnitTestProgram", "UnitTestResult", "isolation_mode", "run_humaneval",
            "run_many", "run_python", "run_unit_tests", "unit_test_program", "unit_tests_passed"]

@@ -31,7 +31,6 @@ from . import isolation as iso
 from ._inner import MEMORY_EXIT
 from .seccomp import filter_program
 
-STATUSES = ("ok", "error", "timeout", "memory", "killed")
 INNER_SOURCE = Path(__file__).with_name("_inner.py").read_text()
 EXIT_GRACE_S = 0.2  # how long to keep reading pipes that outlive the main process (subprocess mode)
 FLOOD_FACTOR = 64  # output beyond this many times the kept size gets the process killed

@@ -10,8 +10,8 @@
 
 Public API (names are stable; the tree builder codes against them):
 
-- `Task` (base.py): frozen record; `task` is the UltraInteract label ("Math_CoT", "Math_PoT",
-  "Coding", "Logic"); `id` is the sha256 that becomes the tree's parent_id. `difficulty` is
+- `Task` (base.py): frozen record; `task` is the UltraInteract label, one of `TASK_LABELS`
+  ("Math_PoT", "Math_CoT", "Coding", "Logic"); `id` is the sha256 that becomes the tree's parent_id. `difficulty` is
   1..5 for generated tasks and 0 for HumanEval (not rated). `meta["answer_kind"]` says how
   answers compare ("number", "name", "sequence", "set"); code tasks have `tests` instead.
 - `generate_tasks(settings, seed) -> TaskSplits(train, heldout, report)`: deterministic from
@@ -31,7 +31,7 @@ Public API (names are stable; the tree builder codes against them):
 """
 
 from .answers import answer_kind, answers_match, extract_final_answer, format_number, parse_number
-from .base import Task
+from .base import TASK_LABELS, Task
 from .code_tasks import code_task
 from .decontam import decontaminate, ngrams, overlap_count
 from .humaneval import humaneval_tasks
@@ -43,6 +43,7 @@ from .splits import DecontaminationReport, TaskSplits, generate_tasks
 
 __all__ = [
     "PREFIXES",
+    "TASK_LABELS",
     "DecontaminationReport",
     "Task",
     "TaskSplits",

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+# UltraInteract's task labels, the one list the kit uses, in the row order of the paper's Table 1:
+# math with the interpreter (Program-of-Thought), math without it (chain of thought), code, logic.
+TASK_LABELS = ("Math_PoT", "Math_CoT", "Coding", "Logic")
+
 
 @dataclass(frozen=True)
 class Task:
     """A problem with everything needed to judge and to repair an answer to it.
 
-    `task` uses UltraInteract's labels ("Math_CoT", "Math_PoT", "Coding", "Logic") so rows
-    written from it match the released datasets; `family` is the kit's coarser grouping.
+    `task` is one of UltraInteract's labels (`TASK_LABELS`) so rows written from it match the
+    released datasets; `family` is the kit's coarser grouping.
     """
 
     id: str  # stable hash of family + prompt: the tree's parent_id
     family: str  # "math" | "code" | "logic"
-    task: str  # "Math_CoT" | "Math_PoT" | "Coding" | "Logic"
+    task: str  # one of TASK_LABELS
     dataset: str  # source, e.g. "tiny-math", "tiny-logic", "humaneval"
     prompt: str  # the problem statement, without the UltraInteract instruction prefix
     answer: str = ""  # ground-truth final answer (math, logic); "" for code

@@ -12,33 +12,29 @@ import json
 from pathlib import Path
 
 from ..errors import DataError
+from ..jsonl import iter_jsonl, write_jsonl
 from .base import Task
 
 SPLIT_FILES = {"train": "train.jsonl", "heldout": "heldout.jsonl", "report": "decontamination.json"}
 
 
 def save_tasks(tasks: list[Task], path: str | Path) -> Path:
-    """Write `tasks` as JSONL (parent folders are created) and return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as f:
-        for task in tasks:
-            f.write(json.dumps(task.to_dict(), ensure_ascii=False) + "\n")
-    return path
+    """Write `tasks` as JSONL, atomically (parent folders are created), and return the path."""
+    write_jsonl(path, (task.to_dict() for task in tasks))
+    return Path(path)
 
 
 def load_tasks(path: str | Path) -> list[Task]:
     """Read tasks written by `save_tasks`; a bad line raises DataError naming the file and line."""
     path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path} does not exist; write it with save_tasks (the `tasks` stage) first.")
     tasks = []
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                tasks.append(Task.from_dict(json.loads(line)))
-            except (json.JSONDecodeError, TypeError) as exc:
-                raise DataError(f"{path}, line {lineno}: not a task row ({exc}).") from exc
+    for lineno, row in iter_jsonl(path):
+        try:
+            tasks.append(Task.from_dict(row))
+        except TypeError as exc:
+            raise DataError(f"{path}, line {lineno}: not a task row ({exc}).") from exc
     return tasks
 
 

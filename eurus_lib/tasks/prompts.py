@@ -13,7 +13,7 @@ is ours: the Python-interpreter preamble of Math_PoT followed by the Logic rows'
 from __future__ import annotations
 
 from ..errors import DataError
-from .base import Task
+from .base import TASK_LABELS, Task
 
 PYTHON_TOOL = (
     "Tool available:\n"
@@ -35,6 +35,6 @@ PREFIXES = {
 
 def ultrainteract_instruction(task: Task) -> str:
     """The first user turn for `task`, exactly as UltraInteract writes it: prefix + problem."""
-    if task.task not in PREFIXES:
-        raise DataError(f"Task {task.id} has task label {task.task!r}; expected one of {', '.join(PREFIXES)}.")
+    if task.task not in TASK_LABELS:
+        raise DataError(f"Task {task.id} has task label {task.task!r}; expected one of {', '.join(TASK_LABELS)}.")
     return PREFIXES[task.task] + task.prompt

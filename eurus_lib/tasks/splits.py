@@ -18,6 +18,7 @@ import random
 from dataclasses import asdict, dataclass, field
 
 from ..errors import ConfigError, DataError
+from ..progress import progress_bar
 from .base import Task
 from .code_tasks import code_task
 from .decontam import N, first_shared, ngram_index, overlap_count
@@ -59,11 +60,9 @@ class TaskSplits:
 def generate_tasks(settings, seed: int, *, progress: bool = False) -> TaskSplits:
     """Problems for `settings` (a config.TasksSettings): train, held-out (+ HumanEval), and the report.
 
-    With `progress`, a tqdm bar counts problems (difficulty 5 takes about 20 ms a problem)."""
-    from tqdm.auto import tqdm
-
+    With `progress`, a bar counts problems (difficulty 5 takes about 20 ms a problem)."""
     families = _families(settings)
-    with tqdm(total=settings.n_train + settings.n_heldout, desc="tasks", disable=not progress) as bar:
+    with progress_bar(settings.n_train + settings.n_heldout, "tasks", unit="task", enabled=progress) as bar:
         heldout = _interleave([_heldout_family(f, k, settings.difficulty, seed, bar)
                                for f, k in zip(families, _shares(settings.n_heldout, len(families)))])
         heldout += humaneval_tasks(settings.humaneval_heldout) if settings.humaneval_heldout else []

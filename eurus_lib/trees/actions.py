@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-SCHEMAS = ("cot", "modular")
 TOOL_TASKS = ("Math_PoT", "Logic", "Coding")  # tasks whose instruction offers the Python interpreter
 NO_OUTPUT = "[Executed Successfully with No Output]"  # the released rows' observation for silent code
 

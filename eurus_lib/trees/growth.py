@@ -26,6 +26,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from ..progress import progress_bar
 from .critic import CritiqueRequest
 from .prompts import annotation_guide, ground_truth_action, guide
 from .tree import Action, Tree, Turn, feedback_message, tree_hash
@@ -54,25 +55,21 @@ def grow_trees(tasks: Sequence, *, actors: Sequence, environment, critic, settin
     if instruction is None:
         from ..tasks.prompts import ultrainteract_instruction as instruction
     queue, live, done = list(tasks), [], []
-    bar = _bar(len(queue), progress)
-    step = 0
-    while queue or live:
-        while queue and len(live) < settings.live_trees:
-            live.append(_start(queue.pop(0), instruction, seed))
-        if bar is not None:
+    with progress_bar(len(queue), "trees", unit="tree", enabled=progress) as bar:
+        step = 0
+        while queue or live:
+            while queue and len(live) < settings.live_trees:
+                live.append(_start(queue.pop(0), instruction, seed))
             bar.set_postfix_str(f"growing {len(live)} trees, step {step + 1}")
-        grow_turn(live, actors=actors, environment=environment, critic=critic, settings=settings,
-                  seed=seed + 1000 * step)
-        for st in [s for s in live if s.tree.end]:
-            live.remove(st)
-            done.append(st.tree)
-            if on_tree is not None:
-                on_tree(st.tree)
-            if bar is not None:
+            grow_turn(live, actors=actors, environment=environment, critic=critic, settings=settings,
+                      seed=seed + 1000 * step)
+            for st in [s for s in live if s.tree.end]:
+                live.remove(st)
+                done.append(st.tree)
+                if on_tree is not None:
+                    on_tree(st.tree)
                 bar.update(1)
-        step += 1
-    if bar is not None:
-        bar.close()
+            step += 1
     return done
 
 
@@ -173,11 +170,3 @@ def _end(turn: Turn, max_turns: int) -> str:
     if turn.rejected is None:
         return "no_incorrect"
     return "max_turns" if turn.turn >= max_turns else ""
-
-
-def _bar(total: int, progress: bool):
-    if not progress or total == 0:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="trees", unit="tree")

@@ -19,10 +19,9 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 
+from ..tasks.base import TASK_LABELS
 from .records import distinct_sft_rows, pair_rows, sft_rows
 from .tree import Tree
-
-LABELS = ("Math_PoT", "Math_CoT", "Coding", "Logic")
 
 
 def tree_stats(trees: Sequence[Tree], *, count_tokens: Callable[[str], int] | None = None,
@@ -32,7 +31,7 @@ def tree_stats(trees: Sequence[Tree], *, count_tokens: Callable[[str], int] | No
     by_label = defaultdict(list)
     for tree in trees:
         by_label[tree.task["task"]].append(tree)
-    labels = [lb for lb in LABELS if lb in by_label] + sorted(set(by_label) - set(LABELS))
+    labels = [lb for lb in TASK_LABELS if lb in by_label] + sorted(set(by_label) - set(TASK_LABELS))
     rows = [_table_row(lb, by_label[lb], count_tokens, max_turns) for lb in labels]
     rows.append(_table_row("Total", list(trees), count_tokens, max_turns))
     return {"table": rows, "per_turn": per_turn(trees, max_turns), "sources": source_mix(trees),

@@ -15,8 +15,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass, field
 
-SOURCES = ("sampled", "annotated", "ground_truth")
-
 
 @dataclass
 class Action:

@@ -35,7 +35,6 @@ from .loading import PAIR_HUB_ID, SFT_HUB_ID, load_ultrainteract_pair, load_ultr
 from .schema import (
     PAIR_FIELDS,
     SFT_FIELDS,
-    TASK_LABELS,
     parse_pair_id,
     validate_pair_row,
     validate_rows,
@@ -48,7 +47,6 @@ __all__ = [
     "PAIR_HUB_ID",
     "SFT_FIELDS",
     "SFT_HUB_ID",
-    "TASK_LABELS",
     "group_trees",
     "load_ultrainteract_pair",
     "load_ultrainteract_sft",

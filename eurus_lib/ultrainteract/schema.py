@@ -17,8 +17,8 @@ from __future__ import annotations
 import re
 
 from ..errors import DataError
+from ..tasks.base import TASK_LABELS
 
-TASK_LABELS = ("Coding", "Math_CoT", "Math_PoT", "Logic")
 SFT_FIELDS = ("task", "dataset", "instruction", "response", "id", "parent_id")
 PAIR_FIELDS = ("task", "dataset", "trajectory", "chosen", "rejected", "id", "parent_id")
 ROLES = ("user", "assistant")
