@@ -50,11 +50,15 @@ class ModelSettings:
     nf4_kernels: str = _f("auto", "Fused NF4 kernels: auto turns them on for CUDA only.", choices=["auto", "on", "off"])
     max_seq_len: int = _f(1024, "Longest prompt + response, in tokens.", min=64)
     gradient_checkpointing: bool = _f(False, "Recompute activations in backward to save memory.")
+    chat_template: str = _f("auto", "How prompts are rendered: 'tokenizer' (the model's own chat template), 'eurus' "
+                                    "(the [INST] template of the released Eurus-7B-SFT, for base models) or 'auto' "
+                                    "(the model's own when it has one, else eurus).",
+                            choices=["auto", "tokenizer", "eurus"])
 
 
 @dataclass
 class TasksSettings:
-    families: list = _f(["math", "code", "logic"], "Task families to generate.")
+    families: list[str] = _f(["math", "code", "logic"], "Task families to generate.", choices=["math", "code", "logic"])
     n_train: int = _f(72, "Training problems per run, spread over the families.", min=1)
     n_heldout: int = _f(36, "Held-out problems (8-gram decontaminated against training).", min=0)
     difficulty: int = _f(2, "1 = one-step problems ... 5 = long multi-step problems.", min=1, max=5)
@@ -63,8 +67,9 @@ class TasksSettings:
 
 @dataclass
 class TreesSettings:
-    actors: list = _f([], "Actor model specs, weakest first; empty means the policy model. "
-                          "'openai:<base url>#<model>' samples from an OpenAI-compatible endpoint.")
+    actors: list[str] = _f(["embedded:smollm2-135m"], "Actor model specs, weakest first, kept apart from the policy "
+                           "(the paper grew trees with strong instruct models and trained a base model). "
+                           "'openai:<base url>#<model>' samples from an OpenAI-compatible endpoint.")
     critic: str = _f("rule", "Critique: 'rule', 'model:<spec>' or 'openai:<base url>#<model>'.")
     critic_max_new_tokens: int = _f(128, "Longest critique a model critic may write.", min=16)
     max_turns: int = _f(5, "Deepest turn of a tree (the paper uses 5).", min=1, max=10)
@@ -98,8 +103,9 @@ class SFTSettings:
 
 
 @dataclass
-class PreferenceSettings:
-    algorithms: list = _f(["dpo", "kto", "nca"], "Preference algorithms to train and compare.")
+class PrefsSettings:
+    algorithms: list[str] = _f(["dpo", "kto", "nca"], "Preference algorithms to train and compare.",
+                               choices=["dpo", "kto", "nca"])
     beta: float = _f(0.1, "KL strength for DPO, KTO and NCA (paper: 0.1).", min=0.0)
     lr: float = _f(5e-7, "Peak learning rate (paper: 5e-7).", min=0.0)
     epochs: float = _f(1.0, "Passes over the pairs (paper: 1).", min=0.0)
@@ -111,7 +117,7 @@ class PreferenceSettings:
 
 
 @dataclass
-class RewardSettings:
+class RmSettings:
     loss: str = _f("bt+dr", "Reward-model objective: Bradley-Terry, direct reward, or both (Eurus-RM).",
                    choices=["bt", "dr", "bt+dr"])
     lr: float = _f(1e-5, "Peak learning rate (paper: 1e-5).", min=0.0)
@@ -125,7 +131,7 @@ class RewardSettings:
 
 @dataclass
 class EvalSettings:
-    best_of_n: list = _f([1, 2, 4, 8], "N values for the best-of-N reranking curve.")
+    best_of_n: list[int] = _f([1, 2, 4, 8], "N values for the best-of-N reranking curve.", min=1)
     max_problems: int = _f(36, "Held-out problems scored per model.", min=1)
     temperature: float = _f(0.0, "Decoding temperature for pass@1 (paper: greedy).", min=0.0, max=2.0)
     max_new_tokens: int = _f(192, "Longest answer per problem.", min=16)
@@ -138,8 +144,8 @@ class KitConfig:
     tasks: TasksSettings = field(default_factory=TasksSettings)
     trees: TreesSettings = field(default_factory=TreesSettings)
     sft: SFTSettings = field(default_factory=SFTSettings)
-    preference: PreferenceSettings = field(default_factory=PreferenceSettings)
-    reward: RewardSettings = field(default_factory=RewardSettings)
+    prefs: PrefsSettings = field(default_factory=PrefsSettings)
+    rm: RmSettings = field(default_factory=RmSettings)
     eval: EvalSettings = field(default_factory=EvalSettings)
 
     def to_dict(self) -> dict:
@@ -148,6 +154,7 @@ class KitConfig:
 
 SECTIONS = [f.name for f in dataclasses.fields(KitConfig)]
 _SECTION_TYPES = typing.get_type_hints(KitConfig)
+_SECTION_HINTS = {name: typing.get_type_hints(cls) for name, cls in _SECTION_TYPES.items()}
 
 
 def list_presets() -> list[str]:
@@ -215,21 +222,37 @@ def set_value(cfg: KitConfig, dotted: str, value: Any, from_text: bool = False) 
 
     With `from_text`, value is the raw text of a CLI override or a widget: it is parsed as YAML
     for numbers, booleans and lists, and kept verbatim for strings (so `off` stays "off").
+    List fields are checked item by item: each item gets the item type, range and choices.
     """
     section, _, key = dotted.partition(".")
     if not key:
         raise ConfigError(f"Key '{dotted}' needs a section, e.g. sft.{dotted}. Sections: {', '.join(SECTIONS)}.")
     f = field_info(section, key)
-    kind = _base_type(section, f)
-    if from_text and kind is not str:
-        try:
-            value = yaml.safe_load(value) if value else ""
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{dotted}={value!r} is not a valid value ({exc.problem}).") from exc
-    setattr(getattr(cfg, section), key, _check(dotted, f, kind, value))
+    kind, item_kind = _field_types(section, f)
+    if from_text and kind is list and isinstance(value, str) and not value.lstrip().startswith("["):
+        value = [v.strip() for v in value.split(",") if v.strip()]  # a,b,c on the command line
+        value = [_parse_text(dotted, v) if item_kind is not str else v for v in value]
+    elif from_text and kind is not str:
+        value = _parse_text(dotted, value)
+    setattr(getattr(cfg, section), key, _check(dotted, f, kind, item_kind, value))
 
 
-def _check(name: str, f: dataclasses.Field, kind: type, value: Any) -> Any:
+def _parse_text(dotted: str, value: str) -> Any:
+    try:
+        return yaml.safe_load(value) if value else ""
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{dotted}={value!r} is not a valid value ({exc.problem}).") from exc
+
+
+def _check(name: str, f: dataclasses.Field, kind: type, item_kind: type | None, value: Any) -> Any:
+    if kind is list:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{name} must be a list (YAML list or comma-separated), not {value!r}.")
+        return [_check_one(f"{name}[{i}]", f, item_kind or str, v) for i, v in enumerate(value)]
+    return _check_one(name, f, kind, value)
+
+
+def _check_one(name: str, f: dataclasses.Field, kind: type, value: Any) -> Any:
     value = _coerce(name, kind, value)
     meta = f.metadata
     if "choices" in meta and value not in meta["choices"]:
@@ -241,9 +264,12 @@ def _check(name: str, f: dataclasses.Field, kind: type, value: Any) -> Any:
     return value
 
 
-def _base_type(section: str, f: dataclasses.Field) -> type:
-    hint = typing.get_type_hints(section_class(section))[f.name]
-    return typing.get_origin(hint) or hint
+def _field_types(section: str, f: dataclasses.Field) -> tuple[type, type | None]:
+    """(kind, item kind): (float, None) for `float`, (list, int) for `list[int]`."""
+    hint = _SECTION_HINTS[section][f.name]
+    kind = typing.get_origin(hint) or hint
+    args = typing.get_args(hint)
+    return kind, (args[0] if kind is list and args else None)
 
 
 def _coerce(name: str, kind: type, value: Any) -> Any:
@@ -264,12 +290,6 @@ def _coerce(name: str, kind: type, value: Any) -> Any:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
         raise ConfigError(f"{name} must be a number, not {value!r}.")
-    if kind is list:
-        if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        if isinstance(value, (list, tuple)):
-            return list(value)
-        raise ConfigError(f"{name} must be a list (YAML list or comma-separated), not {value!r}.")
     if value is None:
         return ""
     if isinstance(value, bool):

@@ -157,8 +157,26 @@ def _file_lock(path: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def load_tokenizer(spec: str):
-    """The tokenizer of a spec, with a pad token (generation switches it to left padding itself)."""
+# The prompt format of the released Eurus-7B-SFT/KTO/NCA model cards ("[INST] {prompt} [/INST]", the
+# Mistral-Instruct layout; eurus-paper.md section 1.5). A base model such as Mistral-7B-v0.1 has no
+# chat template, so the policy gets this one; a system message is folded into the first user turn,
+# since the layout has no system role.
+EURUS_CHAT_TEMPLATE = (
+    "{{ bos_token }}{% set ns = namespace(system='') %}"
+    "{% for message in messages %}"
+    "{% if message['role'] == 'system' %}{% set ns.system = message['content'] + '\n\n' %}"
+    "{% elif message['role'] == 'user' %}{{ '[INST] ' + ns.system + message['content'] + ' [/INST]' }}"
+    "{% set ns.system = '' %}"
+    "{% elif message['role'] == 'assistant' %}{{ ' ' + message['content'] + eos_token }}"
+    "{% endif %}{% endfor %}"
+)
+
+
+def load_tokenizer(spec: str, chat_template: str = "auto"):
+    """The tokenizer of a spec, with a pad token and a chat template (see `ModelSettings.chat_template`).
+
+    Loads no weights, so a spec that cannot render a chat fails here, in one sentence, first.
+    """
     from transformers import AutoTokenizer
 
     path = resolve_model_path(spec)
@@ -166,9 +184,11 @@ def load_tokenizer(spec: str):
     tok = _from_pretrained(AutoTokenizer, path if has_own else (_adapter_base(path) or path), spec)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
+    if chat_template == "eurus" or (chat_template == "auto" and not tok.chat_template):
+        tok.chat_template = EURUS_CHAT_TEMPLATE
     if not tok.chat_template:
-        raise KitError(f"The tokenizer of '{spec}' has no chat template; the kit renders every prompt with one. "
-                       "Use an instruct model, or set tokenizer.chat_template before loading.")
+        raise KitError(f"The tokenizer of '{spec}' has no chat template and model.chat_template=tokenizer asks for "
+                       "its own; use model.chat_template=eurus (the Eurus-7B-SFT [INST] format) or an instruct model.")
     return tok
 
 
@@ -178,9 +198,10 @@ def load_policy(spec: str, settings: ModelSettings | None = None, *, device: str
     from transformers import AutoModelForCausalLM
 
     settings = settings or ModelSettings()
+    tok = load_tokenizer(spec, settings.chat_template)  # before the weights: a bad spec fails fast
     model = _load(AutoModelForCausalLM, spec, settings, device)
     model = _finish(model, settings, lora=lora, trainable=trainable, task_type="CAUSAL_LM")
-    return model, load_tokenizer(spec)
+    return model, tok
 
 
 def load_reward_model(spec: str, settings: ModelSettings | None = None, *, device: str = "cpu",
@@ -189,7 +210,7 @@ def load_reward_model(spec: str, settings: ModelSettings | None = None, *, devic
     from transformers import AutoModelForSequenceClassification
 
     settings = settings or ModelSettings()
-    tok = load_tokenizer(spec)
+    tok = load_tokenizer(spec, settings.chat_template)
     model = _load(AutoModelForSequenceClassification, spec, settings, device, num_labels=1)
     model.config.pad_token_id = tok.pad_token_id
     model = _finish(model, settings, lora=lora, trainable=trainable, task_type="SEQ_CLS")

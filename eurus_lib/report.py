@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .dist import is_main_process
 from .runs import RunDir
 from .stages import STAGES, Stage
 
 
 def write_report(run: RunDir) -> Path:
-    """Write report.md and report.html into the run folder; return the HTML path."""
+    """Write report.md and report.html into the run folder; return the HTML path (main process only)."""
+    if not is_main_process():
+        return run.root / "report" / "report.html"
     md = render_report(run)
     md_path = run.path("report", "report.md")
     md_path.write_text(md)
@@ -41,14 +44,18 @@ def _machine(m: dict) -> str:
     return (f"**Machine:** {hw.get('cpu_count')} CPU cores, {hw.get('memory_gib')} GiB RAM, GPU: {gpus}.  \n"
             f"**Versions:** eurus-kit {v.get('eurus-kit')} (commit {v.get('git_commit')}), python {v.get('python')}, "
             f"torch {v.get('torch')}, transformers {v.get('transformers')}, trl {v.get('trl')}, peft {v.get('peft')}.  \n"
-            f"**Seed:** {m.get('seed')}; config digest `{m.get('config_digest')}` (full config: `config.yaml`).")
+            f"**Seed:** {m.get('seed')} (full config: `config.yaml`; each stage's settings digest below).")
 
 
 def _timings(run: RunDir) -> str:
-    rows = ["| stage | status | seconds |", "|---|---|---|"]
+    """Wall time and peak memory per stage, as the manifest recorded them."""
+    rows = ["| stage | status | seconds | peak RSS (GiB) | peak CUDA (GiB) | settings digest |", "|---|---|---|---|---|---|"]
     for name, rec in run.manifest.get("stages", {}).items():
-        rows.append(f"| {name} | {rec.get('status')} | {rec.get('seconds', '')} |")
-    return "\n".join(rows)
+        rows.append(f"| {name} | {rec.get('status')} | {rec.get('seconds', '')} | {rec.get('peak_rss_gib', '')} | "
+                    f"{rec.get('peak_cuda_gib', '-')} | {rec.get('digest') or '-'} |")
+    note = ("Peak RSS is this process's own resident memory during the stage; notebook kernels and "
+            "sandboxed programs run in other processes and are not included.")
+    return "\n".join(rows) + "\n\n" + note
 
 
 def _stage_body(stage: Stage, run: RunDir) -> str:

@@ -8,23 +8,29 @@
       notebooks/       executed notebooks, exported as HTML by `reproduce`
       report/          report.md and report.html
 
-A stage records `running` when it starts and `done` (with its seconds and outputs) when it
-ends, so `reproduce` skips finished stages and re-runs an interrupted one, which then resumes
-from whatever it had written (stages keep their own outputs append-only where that matters).
+A stage records `running` when it starts and `done` when it ends, with its wall time, its peak
+memory, the digest of the settings it ran with and which outputs of earlier stages it read
+(`inputs`). So `reproduce` skips a stage that finished with the same settings and inputs,
+resumes one that was interrupted under them, and sets aside the old outputs of any other
+before running it afresh (`set_aside`: moved under `old/`, never mixed with new ones).
+Under `accelerate launch` only the main process writes the manifest (`dist.is_main_process`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
+import shutil
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from .config import KitConfig, config_from_dict, describe
+from .dist import is_main_process
 from .hardware import hardware_summary, package_versions
+from .memory import PeakMemory
 
 
 class RunDir:
@@ -40,13 +46,13 @@ class RunDir:
     def open(cls, root: str | Path, cfg: KitConfig) -> RunDir:
         """Open (or create) a run folder and record the config this invocation uses."""
         run = cls(Path(root), cfg)
-        run.root.mkdir(parents=True, exist_ok=True)
-        (run.root / "config.yaml").write_text(describe(cfg))
+        if is_main_process():
+            run.root.mkdir(parents=True, exist_ok=True)
+            (run.root / "config.yaml").write_text(describe(cfg))
         run.manifest.update(
             {
                 "preset": cfg.run.name,
                 "seed": cfg.run.seed,
-                "config_digest": config_digest(cfg),
                 "versions": package_versions(),
                 "hardware": hardware_summary(),
             }
@@ -78,20 +84,49 @@ class RunDir:
     def stage_record(self, name: str) -> dict:
         return self.manifest.get("stages", {}).get(name, {})
 
-    def is_done(self, name: str) -> bool:
-        """True when the stage finished with the current config (a changed config re-runs it)."""
+    def is_done(self, name: str, digest: str, inputs: dict | None = None) -> bool:
+        """True when the stage finished with these settings (`digest`) on these upstream outputs."""
         rec = self.stage_record(name)
-        return rec.get("status") == "done" and rec.get("config_digest") == config_digest(self.cfg)
+        return (rec.get("status") == "done" and rec.get("digest") == digest
+                and rec.get("inputs", {}) == (inputs or {}))
+
+    def can_resume(self, name: str, digest: str, inputs: dict | None = None) -> bool:
+        """True when an earlier attempt under the same settings and inputs stopped before finishing."""
+        rec = self.stage_record(name)
+        return (rec.get("status") in ("running", "interrupted", "failed") and rec.get("digest") == digest
+                and rec.get("inputs", {}) == (inputs or {}))
+
+    def output_id(self, name: str) -> str | None:
+        """An id of the outputs a finished stage left (new on every completion), for its readers' records."""
+        return self.stage_record(name).get("output_id")
+
+    def set_aside(self, name: str, patterns: Sequence[str]) -> Path | None:
+        """Move a stage's earlier outputs (folders 'x/' and file globs) under old/<name>-<time>/; return it."""
+        found = [p for pat in patterns for p in (sorted(self.root.glob(pat.rstrip("/"))))]
+        found = [p for p in found if p.exists()]
+        if not found or not is_main_process():
+            return None
+        target = self.root / "old" / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
+        for p in found:
+            dest = target / p.relative_to(self.root)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(p), str(dest))
+        print(f"[{name}] earlier outputs set aside in {target}")
+        return target
 
     @contextlib.contextmanager
-    def stage(self, name: str) -> Iterator[dict]:
-        """Time a stage and record its status; the body may add entries (e.g. `outputs`) to the yielded dict."""
-        rec = {"status": "running", "started": _now(), "config_digest": config_digest(self.cfg)}
+    def stage(self, name: str, digest: str = "", inputs: dict | None = None) -> Iterator[dict]:
+        """Time a stage and record its status, settings digest, inputs and peak memory.
+
+        The body may add entries (e.g. `summary`) to the yielded dict.
+        """
         prior = self.stage_record(name)
-        rec["attempts"] = prior.get("attempts", 0) + 1
+        rec = {"status": "running", "started": _now(), "digest": digest, "inputs": inputs or {},
+               "attempts": prior.get("attempts", 0) + 1}
         self.manifest.setdefault("stages", {})[name] = rec
         self.save_manifest()
         t0 = time.perf_counter()
+        peak = PeakMemory()
         try:
             yield rec
         except BaseException as exc:
@@ -100,12 +135,17 @@ class RunDir:
             raise
         else:
             rec["status"] = "done"
+            rec["output_id"] = uuid.uuid4().hex[:12]
         finally:
             rec["seconds"] = round(time.perf_counter() - t0, 1)
+            rec.update(peak.read())
             rec["finished"] = _now()
             self.save_manifest()
 
     def save_manifest(self) -> None:
+        if not is_main_process():
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
         tmp = self.manifest_path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(self.manifest, indent=1, sort_keys=False, default=str))
         os.replace(tmp, self.manifest_path)
@@ -114,13 +154,6 @@ class RunDir:
         if self.manifest_path.is_file():
             return json.loads(self.manifest_path.read_text())
         return {}
-
-
-def config_digest(cfg: KitConfig) -> str:
-    """Short hash of everything that shapes a stage's outputs (the run name excluded)."""
-    data = cfg.to_dict()
-    data["run"] = {k: v for k, v in data["run"].items() if k != "name"}
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def _now() -> str:

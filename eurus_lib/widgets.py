@@ -49,6 +49,8 @@ def _make_widget(f: dataclasses.Field, value):
     import ipywidgets as w
 
     meta = f.metadata
+    if "choices" in meta and isinstance(value, list):  # e.g. prefs.algorithms: pick any of the choices
+        return w.SelectMultiple(options=list(meta["choices"]), value=tuple(value), rows=len(meta["choices"]))
     if "choices" in meta:
         return w.Dropdown(options=list(meta["choices"]), value=value)
     if isinstance(value, bool):
@@ -67,6 +69,8 @@ def _make_widget(f: dataclasses.Field, value):
 
 
 def _from_widget(f: dataclasses.Field, raw):
-    if isinstance(raw, str) and f.type in (list, "list"):
+    if isinstance(raw, tuple):  # SelectMultiple
+        return list(raw)
+    if isinstance(raw, str) and str(f.type).startswith("list"):
         return f"[{raw}]" if raw.strip() else "[]"
     return raw

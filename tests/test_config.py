@@ -20,8 +20,8 @@ def test_gpu_preset_carries_the_papers_hyperparameters():
     cfg = load_config("gpu-7b-qlora")
     assert cfg.model.policy == "mistralai/Mistral-7B-v0.1" and cfg.model.load_in_4bit
     assert (cfg.sft.lr, cfg.sft.warmup_ratio, cfg.sft.scheduler) == (2e-5, 0.1, "cosine")
-    assert (cfg.preference.beta, cfg.preference.lr, cfg.preference.kto_desirable_weight) == (0.1, 5e-7, 1.33)
-    assert (cfg.reward.lr, cfg.reward.loss) == (1e-5, "bt+dr")
+    assert (cfg.prefs.beta, cfg.prefs.lr, cfg.prefs.kto_desirable_weight) == (0.1, 5e-7, 1.33)
+    assert (cfg.rm.lr, cfg.rm.loss) == (1e-5, "bt+dr")
 
 
 def test_multi_gpu_preset_extends_the_gpu_preset_with_full_training():
@@ -70,7 +70,7 @@ def test_config_round_trips_through_a_dict():
 
 def test_set_value_checks_like_the_cli():
     cfg = KitConfig()
-    set_value(cfg, "reward.loss", "dr")
-    assert cfg.reward.loss == "dr"
+    set_value(cfg, "rm.loss", "dr")
+    assert cfg.rm.loss == "dr"
     with pytest.raises(ConfigError):
-        set_value(cfg, "reward.loss", "hinge")
+        set_value(cfg, "rm.loss", "hinge")

@@ -34,5 +34,12 @@ def test_list_fields_take_comma_separated_text():
 
 def test_every_section_builds_an_editor():
     cfg = load_config("gpu-7b-qlora")
-    for section in ("run", "model", "tasks", "trees", "sft", "preference", "reward", "eval"):
+    for section in ("run", "model", "tasks", "trees", "sft", "prefs", "rm", "eval"):
         assert len(config_editor(cfg, section).children) >= 3
+
+
+def test_a_list_with_choices_is_picked_from_them():
+    cfg = load_config("tiny")
+    editor = config_editor(cfg, "prefs", keys=["algorithms"])
+    _widget(editor, "algorithms").value = ("dpo", "nca")
+    assert cfg.prefs.algorithms == ["dpo", "nca"]

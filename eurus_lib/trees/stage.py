@@ -3,16 +3,21 @@
     eurus-kit trees --preset tiny                  # into runs/tiny/trees/
     eurus-kit trees --preset tiny trees.max_trees=8 trees.max_turns=3
 
-Writes `trees/trees.jsonl` (every action, observation, critique and source), the released-format
-`trees/sft.jsonl` and `trees/pairs.jsonl`, the RM augmentation `trees/rm_pairs.jsonl`,
-`trees/tasks.jsonl` (the problems) and `trees/stats.json`, plus two figures. Interrupt it at any
-time and run the same command again: finished trees are kept and only the rest are grown.
+Reads the training problems of the `tasks` stage (`tasks/train.jsonl`) and writes
+`trees/trees.jsonl` (every action, observation, critique and source), the released-format
+`trees/sft.jsonl` and `trees/pairs.jsonl`, the RM augmentation `trees/rm_pairs.jsonl` and
+`trees/stats.json`, plus two figures. The actors and the critic are `trees.actors` and
+`trees.critic`, kept apart from the policy that later stages train (the paper grew its trees with
+strong instruct models and trained a base model). Interrupt it at any time and run the same
+command again: finished trees are kept and only the rest are grown. With `--force` or changed
+settings the pipeline sets the old trees aside first, so trees of different settings never mix.
 """
 
 from __future__ import annotations
 
 import json
 
+from ..errors import ConfigError
 from ..hardware import pick_device
 from ..runs import RunDir
 from .build import build_trees, load_trees
@@ -23,15 +28,16 @@ FIGURES = {"tree": "trees_example.png", "stats": "trees_stats.png"}
 
 def run(cfg, run: RunDir) -> dict:
     """Generate the tasks, load actors, critic and sandbox, grow the trees, draw the figures."""
-    from ..tasks import generate_tasks, save_tasks
+    from ..tasks import load_tasks
     from .actor import load_actors
     from .environment import Environment, sandbox_executor
     from .model_critic import make_critic
 
     settings = cfg.trees
-    tasks = generate_tasks(cfg.tasks, cfg.run.seed).train
+    if not settings.actors:
+        raise ConfigError("trees.actors is empty; name at least one actor model (e.g. trees.actors=embedded:smollm2-135m).")
+    tasks = load_tasks(run.root / "tasks" / "train.jsonl")
     tasks = tasks[: settings.max_trees] if settings.max_trees else tasks
-    save_tasks(tasks, run.path("trees", "tasks.jsonl"))
     device, _ = pick_device(cfg)
     actors = load_actors(settings, cfg.model, device)
     critic = make_critic(settings.critic, settings, cfg.model, device)
@@ -40,7 +46,7 @@ def run(cfg, run: RunDir) -> dict:
     result = build_trees(tasks, run.path("trees"), actors=actors, environment=env, critic=critic, settings=settings,
                          seed=cfg.run.seed, count_tokens=token_counter(actors))
     figures = draw_figures(run, result["stats"])
-    outputs = result["outputs"] + [str(run.path("trees", "tasks.jsonl"))] + figures
+    outputs = result["outputs"] + figures
     turn1 = result["stats"]["turn1_correct_share"]
     print(f"[trees] {result['trees']} trees: {result['rows']['sft.jsonl']} SFT rows, {result['rows']['pairs.jsonl']} "
           f"pairs, {result['rows']['rm_pairs.jsonl']} RM pairs; sampled actions correct at turn 1: "
