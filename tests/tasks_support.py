@@ -19,9 +19,14 @@ def run_programs(sources: list[str], workers: int = 4) -> list[subprocess.Comple
         return list(pool.map(run_program, sources))
 
 
-def code_program(task, solution: str | None = None) -> str:
-    """A code task's solution followed by its tests, as the sandbox runs an action."""
-    return f"{task.solution if solution is None else solution}\n\n{task.tests}\n\ncheck({task.entry_point})\n"
+def run_code_tasks(tasks, solutions: list[str] | None = None) -> list:
+    """Each code task's solution (or the given one) against its tests, judged as the trees judge an action:
+    through the sandbox's unit-test program, so `.passed` means check() ran to its end."""
+    from eurus_lib.sandbox import run_humaneval
+
+    problems = [{"prompt": "", "test": t.tests, "entry_point": t.entry_point} for t in tasks]
+    solutions = [t.solution for t in tasks] if solutions is None else solutions
+    return run_humaneval(problems, [s + "\n" for s in solutions], timeout_s=20)
 
 
 def sample_tasks(generator, difficulties=(1, 3, 5), per_difficulty: int = 12, pool: str = "train") -> list:

@@ -7,7 +7,7 @@ import random
 import re
 
 import pytest
-from tasks_support import code_program, run_programs, sample_tasks
+from tasks_support import run_code_tasks, run_programs, sample_tasks
 
 from eurus_lib.tasks import answers_match, code_task, logic_task, math_task
 from eurus_lib.tasks.logic_tasks import MAKERS, Puzzle, _settle_clues, solve
@@ -58,11 +58,11 @@ def test_every_logic_solution_program_prints_the_answer(logic_tasks):
 
 
 def test_every_code_reference_solution_passes_its_tests_and_a_corrupted_one_fails(code_tasks):
-    good = run_programs([code_program(t) for t in code_tasks])
-    bad = run_programs([code_program(t, _corrupt(t)) for t in code_tasks])
+    good = run_code_tasks(code_tasks)
+    bad = run_code_tasks(code_tasks, [_corrupt(t) for t in code_tasks])
     for task, ok, broken in zip(code_tasks, good, bad):
-        assert ok.returncode == 0, (task.prompt, ok.stderr)
-        assert broken.returncode != 0 and "AssertionError" in broken.stderr, task.prompt
+        assert ok.passed, (task.prompt, ok.stderr)
+        assert not broken.passed and "AssertionError" in broken.stderr, task.prompt
 
 
 def _corrupt(task) -> str:

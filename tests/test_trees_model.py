@@ -41,10 +41,29 @@ def test_tiny_model_grows_trees_through_the_stage_and_resumes(tmp_path):
 def test_model_critic_writes_a_critique_with_the_tiny_model(tiny_policy):
     from trees_support import WRONG, math_task, run_subprocess
 
-    from eurus_lib.trees import CritiqueRequest, Environment, ModelCritic
+    from eurus_lib.trees import CritiqueRequest, Environment, ModelCritic, rule_critique
 
     model, tok = tiny_policy
     [outcome] = Environment(run_subprocess).assess([math_task()], [WRONG])
+    request = CritiqueRequest(math_task(), WRONG, outcome)
     critic = ModelCritic("smollm2-135m", model, tok, max_new_tokens=24)
-    [text] = critic.critique_many([CritiqueRequest(math_task(), WRONG, outcome)])
-    assert isinstance(text, str) and text.strip()
+    [own] = critic.model_critiques([request])  # greedy: the same text each time
+    [text] = critic.critique_many([request])
+    assert own.strip() and text == own.strip() and critic.fallbacks == 0  # the model's text, not the stand-in
+    assert text != rule_critique(request.task, request.action, request.outcome)
+
+
+def test_the_rule_critique_stands_in_only_for_an_empty_model_critique_and_is_counted(monkeypatch):
+    from trees_support import WRONG, math_task, run_subprocess
+
+    from eurus_lib import generation
+    from eurus_lib.trees import CritiqueRequest, Environment, ModelCritic, rule_critique
+
+    [outcome] = Environment(run_subprocess).assess([math_task()], [WRONG])
+    request = CritiqueRequest(math_task(), WRONG, outcome)
+    replies = iter([[[" Multiply? No: add the apples. "], ["  \n"]]])
+    monkeypatch.setattr(generation, "generate_chat", lambda *a, **kw: next(replies))
+    critic = ModelCritic("fake", model=None, tokenizer=None)
+    said, silent = critic.critique_many([request, request])
+    assert said == "Multiply? No: add the apples." and critic.fallbacks == 1
+    assert silent == rule_critique(request.task, request.action, request.outcome)

@@ -64,7 +64,7 @@ def test_openai_critic_sees_ground_truth_and_action_and_returns_its_text(server)
     critic = make_critic(f"openai:{server}#judge-model", settings())
     [outcome] = Environment(run_subprocess).assess([math_task()], [WRONG])
     [text] = critic.critique_many([CritiqueRequest(math_task(), WRONG, outcome)])
-    assert text == Handler.reply
+    assert text == Handler.reply and critic.fallbacks == 0
     body = Handler.requests[0]["body"]
     user = body["messages"][-1]["content"]
     assert body["model"] == "judge-model" and "Correct answer: 7" in user and WRONG in user and "12" in user

@@ -5,7 +5,8 @@
 
 Both see what the paper's GPT-4 critic saw (section 2.2): the problem, the ground-truth answer
 and solution as reference, the action and its observation. They are told not to give the
-answer away. When a model writes nothing, the rule critique stands in.
+answer away. When a model writes nothing, the rule critique stands in, and the critic's
+`fallbacks` counts how often that happened (a tiny model can fall silent).
 """
 
 from __future__ import annotations
@@ -32,14 +33,34 @@ def critic_messages(request: CritiqueRequest) -> list[dict]:
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
-class ModelCritic:
+class _FallsBackToRules:
+    """critique_many = the model's own texts, with the rule critique where a text is empty (counted)."""
+
+    fallbacks = 0  # critiques the rule critic wrote because the model wrote nothing
+
+    def model_critiques(self, requests: Sequence[CritiqueRequest]) -> list[str]:
+        raise NotImplementedError
+
+    def critique_many(self, requests: Sequence[CritiqueRequest]) -> list[str]:
+        out = []
+        for text, r in zip(self.model_critiques(requests), requests, strict=True):
+            text = (text or "").strip()
+            if not text:
+                self.fallbacks += 1
+                text = rule_critique(r.task, r.action, r.outcome)
+            out.append(text)
+        return out
+
+
+class ModelCritic(_FallsBackToRules):
     """A local chat model as critic (greedy, batched)."""
 
     def __init__(self, name: str, model, tokenizer, *, max_new_tokens: int = 128, batch_size: int = 16):
         self.name, self.model, self.tokenizer = name, model, tokenizer
         self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
 
-    def critique_many(self, requests: Sequence[CritiqueRequest]) -> list[str]:
+    def model_critiques(self, requests: Sequence[CritiqueRequest]) -> list[str]:
+        """What the model writes for each request, as is (possibly empty)."""
         from ..generation import generate_chat
 
         if not requests:
@@ -47,10 +68,10 @@ class ModelCritic:
         out = generate_chat(self.model, self.tokenizer, [critic_messages(r) for r in requests], n=1,
                             temperature=0.0, max_new_tokens=self.max_new_tokens, batch_size=self.batch_size,
                             progress=False)
-        return [_or_rule(texts[0], r) for texts, r in zip(out, requests, strict=True)]
+        return [texts[0] for texts in out]
 
 
-class OpenAICritic:
+class OpenAICritic(_FallsBackToRules):
     """A critic served behind an OpenAI-compatible endpoint (e.g. a large open model under vLLM)."""
 
     def __init__(self, spec: str, *, max_new_tokens: int = 256, workers: int = 8):
@@ -58,11 +79,11 @@ class OpenAICritic:
         self.name = f"openai:{self.model_name}"
         self.max_new_tokens, self.workers = max_new_tokens, workers
 
-    def critique_many(self, requests: Sequence[CritiqueRequest]) -> list[str]:
+    def model_critiques(self, requests: Sequence[CritiqueRequest]) -> list[str]:
+        """What the endpoint answers for each request, as is (possibly empty)."""
         def one(r):
-            text = openai_api.chat(self.url, self.model_name, critic_messages(r), temperature=0.0,
+            return openai_api.chat(self.url, self.model_name, critic_messages(r), temperature=0.0,
                                    max_tokens=self.max_new_tokens)[0]
-            return _or_rule(text, r)
 
         with ThreadPoolExecutor(self.workers) as pool:
             return list(pool.map(one, requests))
@@ -84,8 +105,3 @@ def make_critic(spec: str, settings, model_settings=None, device: str = "cpu"):
                            batch_size=settings.batch_size)
     raise ConfigError(f"trees.critic={spec!r} is not a critic; use 'rule', 'model:<model spec>' or "
                       "'openai:<base url>#<model>'.")
-
-
-def _or_rule(text: str, request: CritiqueRequest) -> str:
-    text = (text or "").strip()
-    return text or rule_critique(request.task, request.action, request.outcome)
