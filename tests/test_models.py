@@ -149,3 +149,28 @@ def test_hub_ids_go_to_the_hub_and_fail_clearly_offline(monkeypatch):
     assert models.resolve_model_path("openbmb/Eurus-7b-sft") == "openbmb/Eurus-7b-sft"
     with pytest.raises(KitError, match="Could not load 'openbmb/Eurus-7b-sft'"):
         models.load_tokenizer("openbmb/Eurus-7b-sft")
+
+
+def _tokenizer_without_template(tmp_path):
+    tok = models.load_tokenizer("embedded:smollm2-135m")
+    tok.chat_template = None
+    tok.save_pretrained(tmp_path)
+    for f in tmp_path.glob("chat_template.*"):
+        f.unlink()
+    return tmp_path
+
+
+def test_a_base_model_without_a_chat_template_gets_the_eurus_one(tmp_path):
+    tok = models.load_tokenizer(str(_tokenizer_without_template(tmp_path)))
+    text = tok.apply_chat_template([{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}],
+                                   tokenize=False)
+    assert text == f"{tok.bos_token}[INST] 2+2? [/INST] 4{tok.eos_token}"
+
+
+def test_a_spec_that_cannot_render_a_chat_fails_before_any_weights_load(tmp_path, monkeypatch):
+    from eurus_lib.config import ModelSettings
+
+    folder = _tokenizer_without_template(tmp_path)  # a tokenizer and no weights at all
+    monkeypatch.setattr(models, "_load", lambda *a, **k: pytest.fail("weights were loaded"))
+    with pytest.raises(KitError, match="has no chat template and model.chat_template=tokenizer"):
+        models.load_policy(str(folder), ModelSettings(chat_template="tokenizer"))
