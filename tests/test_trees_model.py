@@ -1,4 +1,4 @@
-"""The real tiny model grows a few small trees through the `trees` stage (sandbox, rule critic, files, report)."""
+"""The real tiny model grows a few small trees through the `tasks` and `trees` stages (sandbox, rule critic, files, report)."""
 
 import json
 
@@ -6,6 +6,7 @@ import pytest
 
 from eurus_lib.config import load_config
 from eurus_lib.runs import RunDir
+from eurus_lib.tasks import stage as tasks_stage
 from eurus_lib.trees import stage
 from eurus_lib.ultrainteract import PAIR_FIELDS, SFT_FIELDS
 
@@ -18,6 +19,7 @@ OVERRIDES = ["tasks.n_train=6", "tasks.n_heldout=3", "trees.max_trees=3", "trees
 def test_tiny_model_grows_trees_through_the_stage_and_resumes(tmp_path):
     cfg = load_config("tiny", OVERRIDES)
     run = RunDir.open(tmp_path, cfg)
+    tasks_stage.run(cfg, run)  # the trees stage grows one tree per problem of tasks/train.jsonl
     summary = stage.run(cfg, run)
     trees = [json.loads(x) for x in (tmp_path / "trees" / "trees.jsonl").read_text().splitlines()]
     assert summary["trees"] == len(trees) == 3
