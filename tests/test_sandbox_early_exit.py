@@ -105,3 +105,14 @@ def test_output_cut_at_the_limit_never_passes():
     flood = RIGHT + "print('x' * 5000)\n"
     r = run_unit_tests(PROMPT, flood, TEST, "add", max_output_bytes=1000)
     assert r.status == "ok" and r.truncated and not r.passed
+
+
+@pytest.mark.parametrize("completion", [
+    RIGHT + "import atexit\natexit.register(print, 'printed after the tests')\n",
+    RIGHT + "import os\nos.dup2(os.open(os.devnull, os.O_WRONLY), 1)\n",
+    RIGHT + "import os\nos.close(1)\n",
+], ids=["prints after the tests", "fd 1 to /dev/null", "fd 1 closed"])
+def test_a_correct_function_whose_program_hides_or_follows_the_sentinel_fails_too(completion):
+    # README: what cannot be seen to have finished is not a pass, even when the function is right.
+    r = run_unit_tests(PROMPT, completion, TEST, "add")
+    assert r.passed is False
