@@ -1,0 +1,145 @@
+"""N sampled answers per prompt from one prefill: the prompt's KV cache is computed once and shared.
+
+    from eurus_lib.models import load_policy
+    from eurus_lib.eval.sampling import sample_n
+
+    model, tok = load_policy("embedded:smollm2-135m")
+    [samples] = sample_n(model, tok, [[{"role": "user", "content": "What is 2 + 3?"}]], 4,
+                         temperature=1.0, top_p=0.95, max_new_tokens=24, seed=0)
+    samples[0]   # {"response": "...", "logprob": -0.83, "tokens": 9, "token_ids": [...], "finished": True}
+
+Best-of-N (paper section 5, Table 9) needs N answers to the same prompt. Sending the prompt N
+times through `generate` would prefill it N times; here a batch of prompts is left-padded and
+prefilled once, the cache is repeated N times along the batch (`Cache.batch_repeat_interleave`)
+together with the last-position logits, and the N continuations are decoded side by side.
+
+Why a decode loop of our own rather than `generate` on the expanded cache (which does work; the
+greedy texts agree): the "top log-probability" baseline needs each sampled token's log-probability
+under the plain T=1 logits. `generate` hands those out only as `output_logits`, kept for every
+step, row and vocabulary entry until the end (192 steps x 64 rows x 49k vocab in fp32 is 2.4 GB on
+the tiny model), and a custom logits processor would see the scores after temperature and top-p
+(custom processors run after generate's own). The loop below reads the raw logits once per step.
+
+Sampling is temperature, then nucleus (top-p) filtering, as HF's warpers do; there is no top-k
+(HF's generation default adds top_k=50). Temperature 0 is greedy. Each batch of prompts draws from
+its own torch.Generator seeded with seed + batch index, so a rerun with the same inputs and
+batch_size repeats itself and the global RNG is left alone. A response's tokens run up to and
+including the first end-of-turn token; `logprob` is their mean log-probability.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+
+from ..generation import render_prompt
+from ..progress import progress_bar
+from .padding import length_sorted_batches, model_device, pad_batch, position_ids, token_ids
+
+
+def sample_n(model, tokenizer, conversations: Sequence[Sequence[dict]], n: int, *, temperature: float = 1.0,
+             top_p: float = 1.0, max_new_tokens: int = 128, seed: int = 0, batch_size: int = 16,
+             progress: bool | str = False) -> list[list[dict]]:
+    """For each conversation, `n` sampled responses with their mean token log-probability (T=1 logits).
+
+    `batch_size` counts decoded rows, so each batch holds max(1, batch_size // n) prompts.
+    """
+    import torch
+
+    prompts = [token_ids(tokenizer, render_prompt(tokenizer, c)) for c in conversations]
+    stop = _stop_ids(model, tokenizer)
+    out: list[list[dict]] = [[] for _ in prompts]
+    desc = progress if isinstance(progress, str) else "sampling"
+    with torch.inference_mode(), progress_bar(len(prompts), desc, "prompt", bool(progress)) as bar:
+        for b, batch in enumerate(length_sorted_batches([len(p) for p in prompts], max(1, batch_size // n))):
+            generator = torch.Generator(model_device(model)).manual_seed(seed + b)
+            logits, cache, mask = prefill([prompts[i] for i in batch], model, tokenizer.pad_token_id, n)
+            tokens, logps, counted = decode(model, logits, cache, mask, max_new_tokens=max_new_tokens,
+                                            temperature=temperature, top_p=top_p, stop=stop,
+                                            pad_id=tokenizer.pad_token_id, generator=generator)
+            rows = _responses(tokenizer, tokens, logps, counted, stop)
+            for k, i in enumerate(batch):
+                out[i] = rows[k * n:(k + 1) * n]
+            bar.update(len(batch))
+    return out
+
+
+def prefill(prompts: list[list[int]], model, pad_id: int, n: int):
+    """(last-position logits, cache, attention mask), each repeated `n` times along the batch."""
+    ids, mask = pad_batch(prompts, pad_id, "left", model_device(model))
+    out = model(input_ids=ids, attention_mask=mask, position_ids=position_ids(mask), use_cache=True)
+    cache = _cache_of(out)
+    cache.batch_repeat_interleave(n)  # one copy of the prompt's keys and values per continuation
+    return out.logits[:, -1].float().repeat_interleave(n, 0), cache, mask.repeat_interleave(n, 0)
+
+
+def decode(model, logits, cache, mask, *, max_new_tokens: int, temperature: float, top_p: float, stop,
+           pad_id: int, generator):
+    """Tokens (rows, steps), their T=1 log-probs, and which of them belong to the response."""
+    import torch
+
+    rows = logits.shape[0]
+    positions = mask.sum(-1, keepdim=True)  # the next token's index among each row's real tokens
+    done = torch.zeros(rows, dtype=torch.bool, device=logits.device)
+    tokens, logps, counted = [], [], []
+    cache_arg = _cache_kwarg(model)
+    for _ in range(max_new_tokens):
+        token = pick_tokens(logits, temperature, top_p, generator).masked_fill(done, pad_id)
+        tokens.append(token)
+        logps.append(logits.log_softmax(-1).gather(-1, token[:, None]).squeeze(-1))
+        counted.append(~done)
+        done = done | torch.isin(token, stop)
+        if done.all():
+            break
+        mask = torch.cat([mask, mask.new_ones(rows, 1)], dim=1)
+        out = model(input_ids=token[:, None], attention_mask=mask, position_ids=positions, use_cache=True,
+                    **{cache_arg: cache})
+        cache, logits, positions = _cache_of(out), out.logits[:, -1].float(), positions + 1
+    return torch.stack(tokens, 1), torch.stack(logps, 1), torch.stack(counted, 1)
+
+
+def pick_tokens(logits, temperature: float, top_p: float, generator):
+    """One token per row: argmax at temperature 0, else a draw from the tempered, top-p-filtered softmax."""
+    import torch
+
+    if temperature <= 0:
+        return logits.argmax(-1)
+    probs = (logits / temperature).softmax(-1)
+    if top_p < 1.0:
+        ranked, order = probs.sort(-1, descending=True)
+        beyond = ranked.cumsum(-1) - ranked > top_p  # the mass before this token already covers top_p
+        probs = torch.zeros_like(probs).scatter(-1, order, ranked.masked_fill(beyond, 0.0))
+    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+
+
+def _responses(tokenizer, tokens, logps, counted, stop) -> list[dict]:
+    rows = []
+    stop_set = set(stop.tolist())
+    for ids, lp, keep in zip(tokens.tolist(), logps.tolist(), counted.tolist()):
+        ids = [t for t, k in zip(ids, keep) if k]
+        values = [v for v, k in zip(lp, keep) if k]
+        rows.append({"response": tokenizer.decode(ids, skip_special_tokens=True),
+                     "logprob": sum(values) / len(values), "tokens": len(ids), "token_ids": ids,
+                     "finished": ids[-1] in stop_set})
+    return rows
+
+
+def _stop_ids(model, tokenizer):
+    """End-of-turn ids: the tokenizer's eos plus whatever the model's generation config lists."""
+    import torch
+
+    ids = {tokenizer.eos_token_id}
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    ids.update(configured if isinstance(configured, list) else [configured])
+    return torch.tensor(sorted(i for i in ids if i is not None), device=model_device(model))
+
+
+def _cache_kwarg(model) -> str:
+    """transformers 5.x renamed the forward argument `past_key_values` to `cache` (old name deprecated)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
+
+
+def _cache_of(output):
+    cache = getattr(output, "cache", None)
+    return cache if cache is not None else output.past_key_values

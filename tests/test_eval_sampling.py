@@ -1,0 +1,52 @@
+"""N answers from one prefill: greedy agrees with generate, sampling repeats with its seed, log-probs re-score."""
+
+import pytest
+import torch
+
+from eurus_lib.eval.sampling import pick_tokens, sample_n
+from eurus_lib.eval.scoring import encode_response, response_logprobs
+from eurus_lib.generation import generate_chat
+
+CONVERSATIONS = [[{"role": "user", "content": "What is 2 + 3?"}],
+                 [{"role": "user", "content": "Write one sentence about the sea."}]]
+
+
+def test_nucleus_keeps_the_smallest_set_of_tokens_covering_top_p():
+    logits = torch.log(torch.tensor([[0.6, 0.3, 0.1]])).repeat(400, 1)
+    gen = torch.Generator().manual_seed(0)
+    assert set(pick_tokens(logits, 1.0, 0.5, gen).tolist()) == {0}
+    assert set(pick_tokens(logits, 1.0, 0.8, gen).tolist()) == {0, 1}
+    assert set(pick_tokens(logits, 1.0, 1.0, gen).tolist()) == {0, 1, 2}
+    assert set(pick_tokens(logits, 0.0, 1.0, gen).tolist()) == {0}
+
+
+def test_low_temperature_sharpens_the_draw():
+    logits = torch.log(torch.tensor([[0.4, 0.35, 0.25]])).repeat(400, 1)
+    cold = pick_tokens(logits, 0.05, 1.0, torch.Generator().manual_seed(0))
+    assert (cold == 0).float().mean() > 0.9
+
+
+@pytest.mark.slow
+def test_greedy_continuations_from_a_shared_prefill_match_generate(tiny_policy):
+    model, tok = tiny_policy
+    reference = generate_chat(model, tok, CONVERSATIONS, n=1, temperature=0.0, max_new_tokens=12, progress=False)
+    samples = sample_n(model, tok, CONVERSATIONS, 2, temperature=0.0, max_new_tokens=12)
+    assert [[s["response"] for s in group] for group in samples] == [[r[0]] * 2 for r in reference]
+
+
+@pytest.mark.slow
+def test_sampling_repeats_with_its_seed_and_its_log_probs_match_a_rescoring(tiny_policy):
+    model, tok = tiny_policy
+    options = {"temperature": 1.0, "top_p": 0.95, "max_new_tokens": 10, "batch_size": 6}
+    first = sample_n(model, tok, CONVERSATIONS, 3, seed=7, **options)
+    again = sample_n(model, tok, CONVERSATIONS, 3, seed=7, **options)
+    assert [len(group) for group in first] == [3, 3]
+    assert [[s["token_ids"] for s in g] for g in first] == [[s["token_ids"] for s in g] for g in again]
+    assert len({tuple(s["token_ids"]) for g in first for s in g}) > 1  # T=1 does not give six equal answers
+    for group in first:
+        for s in group:
+            assert 1 <= s["tokens"] <= 10 and s["finished"] == (s["token_ids"][-1] == tok.eos_token_id)
+    prompts = [encode_response(tok, c, "")[0] for c in CONVERSATIONS]
+    rows = [(prompts[p], s["token_ids"]) for p, group in enumerate(first) for s in group]
+    rescored = response_logprobs(model, rows, pad_id=tok.pad_token_id, average=True, batch_size=6)
+    assert [s["logprob"] for g in first for s in g] == pytest.approx(rescored, rel=1e-4, abs=1e-4)
