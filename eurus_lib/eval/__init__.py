@@ -17,6 +17,7 @@ Figures for all of them are in `eurus_lib.plots.eval`. Models, environment and c
 injected, so every function runs on fakes in the tests and on the real tiny model.
 """
 
+from .benchmarks import BENCHMARKS, benchmark_tasks, load_benchmark
 from .bestofn import (
     best_of_n_curve,
     pick_by_reward,
@@ -31,7 +32,7 @@ from .multiturn import greedy_actor, interact, success_by_turn, success_table
 from .sampling import sample_n
 from .scoring import reward_scores, sequence_logprobs
 
-__all__ = ["accuracy_table", "answer_tasks", "best_of_n_curve", "compare_policies", "comparison_markdown",
-           "greedy_actor", "interact", "judge", "judge_samples", "pick_by_reward", "pick_random",
+__all__ = ["BENCHMARKS", "accuracy_table", "answer_tasks", "benchmark_tasks", "best_of_n_curve", "compare_policies", "comparison_markdown",
+           "greedy_actor", "interact", "judge", "judge_samples", "load_benchmark", "pick_by_reward", "pick_random",
            "pick_self_consistency", "pick_top_logprob", "reward_scores", "sample_n", "sequence_logprobs",
            "standard_selectors", "success_by_turn", "success_table", "wilson_interval"]
