@@ -47,6 +47,8 @@ class ModelSettings:
     lora_alpha: int = _f(32, "LoRA scaling numerator.", min=1)
     lora_dropout: float = _f(0.0, "Dropout on the LoRA input.", min=0.0, max=0.9)
     lora_targets: str = _f("all-linear", "Modules that get LoRA adapters (peft target_modules).")
+    lora_layers: int = _f(0, "LoRA adapters on the last k decoder layers only (0: every layer). Fewer layers make "
+                             "backward stop early, which is what makes CPU training affordable.", min=0)
     nf4_kernels: str = _f("auto", "Fused NF4 kernels: auto turns them on for CUDA only.", choices=["auto", "on", "off"])
     max_seq_len: int = _f(1024, "Longest prompt + response, in tokens.", min=64)
     gradient_checkpointing: bool = _f(False, "Recompute activations in backward to save memory.")
@@ -93,6 +95,15 @@ class TreesSettings:
 
 @dataclass
 class SFTSettings:
+    data: str = _f("trees", "SFT rows: 'trees' (this run's trees/sft.jsonl) or the released UltraInteract_sft "
+                            "(a hub id such as openbmb/UltraInteract_sft, or a local .json/.jsonl/.parquet file).")
+    families: list[str] = _f([], "Train on rows of these task families only (empty: all).",
+                             choices=["math", "code", "logic"])
+    max_rows: int = _f(0, "Use at most this many distinct SFT rows (0: all).", min=0)
+    general_mix: str = _f("none", "General-chat rows mixed in (paper: UltraChat + ShareGPT + OpenOrca): 'none', "
+                                  "'local' (the small offline mix in data/chat/) or 'hub' (the paper's sources).",
+                          choices=["none", "local", "hub"])
+    general_rows: int = _f(0, "How many general-chat rows to mix in.", min=0)
     lr: float = _f(2e-5, "Peak learning rate (paper: 2e-5).", min=0.0)
     epochs: float = _f(1.0, "Passes over the SFT rows (paper: 1).", min=0.0)
     warmup_ratio: float = _f(0.1, "Warm-up share of the steps (paper: 0.1).", min=0.0, max=1.0)
@@ -100,33 +111,63 @@ class SFTSettings:
     batch_size: int = _f(4, "Rows per device per step.", min=1)
     grad_accum: int = _f(1, "Steps accumulated before an optimizer update.", min=1)
     max_steps: int = _f(-1, "Stop after this many updates (-1: run the epochs).", min=-1)
+    save_steps: int = _f(25, "Write a checkpoint every this many updates; a killed stage resumes from the last one.",
+                         min=1)
 
 
 @dataclass
 class PrefsSettings:
-    algorithms: list[str] = _f(["dpo", "kto", "nca"], "Preference algorithms to train and compare.",
-                               choices=["dpo", "kto", "nca"])
-    beta: float = _f(0.1, "KL strength for DPO, KTO and NCA (paper: 0.1).", min=0.0)
+    algorithms: list[str] = _f(["dpo", "kto", "nca"], "Preference algorithms to train and compare, each from the "
+                               "SFT policy with the same pairs, seed and budget.", choices=["dpo", "kto", "nca"])
+    max_pairs: int = _f(0, "Train on at most this many pairs (0: all usable pairs of trees/pairs.jsonl).", min=0)
+    beta: float = _f(0.1, "KL strength for DPO, KTO and NCA (paper: 0.1); a reward is beta * log(pi / pi_ref).",
+                     min=0.0)
     lr: float = _f(5e-7, "Peak learning rate (paper: 5e-7).", min=0.0)
     epochs: float = _f(1.0, "Passes over the pairs (paper: 1).", min=0.0)
-    warmup_ratio: float = _f(0.1, "Warm-up share of the steps.", min=0.0, max=1.0)
-    kto_desirable_weight: float = _f(1.33, "KTO lambda_D / lambda_U (paper: 1.33).", min=0.0)
-    batch_size: int = _f(4, "Pairs per device per step.", min=1)
+    warmup_ratio: float = _f(0.1, "Warm-up share of the steps (paper: 0.1).", min=0.0, max=1.0)
+    scheduler: str = _f("cosine", "Learning-rate schedule (paper: cosine).", choices=["cosine", "linear", "constant"])
+    kto_desirable_weight: float = _f(1.33, "KTO lambda_D / lambda_U, with lambda_U = 1 (paper: 1.33).", min=0.0)
+    batch_size: int = _f(4, "Pairs per device per step (KTO gets both sides of the same pairs: twice as many "
+                            "rows). KTO needs at least 2, so its KL estimate pairs a prompt with another "
+                            "pair's completion.", min=1)
     grad_accum: int = _f(1, "Steps accumulated before an optimizer update.", min=1)
     max_steps: int = _f(-1, "Stop after this many updates (-1: run the epochs).", min=-1)
+    save_steps: int = _f(25, "Write a checkpoint every this many updates; a killed stage resumes from the last one.",
+                         min=1)
+    ref_batch_size: int = _f(8, "Pairs per forward pass when the reference log-probs are computed (once, shared "
+                                "by all algorithms).", min=1)
 
 
 @dataclass
 class RmSettings:
-    loss: str = _f("bt+dr", "Reward-model objective: Bradley-Terry, direct reward, or both (Eurus-RM).",
-                   choices=["bt", "dr", "bt+dr"])
+    objectives: list[str] = _f(["bt+dr", "bt", "dr"], "Reward-model objectives to train and compare, each from the SFT "
+                               "model with the same pairs, seed and budget: bt+dr is Eurus-RM (L_BT + L_DR, paper "
+                               "section 3), bt and dr its Table 4 ablations w/o L_DR and w/o L_BT.",
+                               choices=["bt+dr", "bt", "dr"])
+    data: str = _f("trees", "UltraInteract pairs: 'trees' (this run's trees/pairs.jsonl) or the released "
+                            "UltraInteract_pair (a hub id such as openbmb/UltraInteract_pair, or a local "
+                            ".json/.jsonl/.parquet file).")
+    use_augmented_pairs: bool = _f(True, "Add the cross-turn N x N single-turn pairs of paper App. B "
+                                         "(trees/rm_pairs.jsonl, or built from the released pairs).")
+    max_pairs: int = _f(0, "Train on at most this many UltraInteract pairs, trajectory and augmented (0: all).", min=0)
+    ultrafeedback_pairs: int = _f(0, "openbmb/UltraFeedback pairs added, trained with L_BT only (paper: 340K; needs "
+                                     "the network, so 0 offline).", min=0)
+    ultrasafety_pairs: int = _f(0, "openbmb/UltraSafety pairs added, one per instruction, L_BT only (paper: ~3K; "
+                                   "needs the network, so 0 offline).", min=0)
+    max_length: int = _f(1024, "Skip (and count) a pair whose chosen or rejected conversation is longer, in tokens.",
+                         min=16)
+    lora_layers: int = _f(0, "LoRA on the reward model's last k decoder layers only (0: as model.lora_layers); the "
+                             "head always trains fully.", min=0)
     lr: float = _f(1e-5, "Peak learning rate (paper: 1e-5).", min=0.0)
     epochs: float = _f(1.0, "Passes over the pairs (paper: 1).", min=0.0)
-    warmup_ratio: float = _f(0.1, "Warm-up share of the steps.", min=0.0, max=1.0)
+    warmup_ratio: float = _f(0.1, "Warm-up share of the steps (paper: 0.1).", min=0.0, max=1.0)
+    scheduler: str = _f("cosine", "Learning-rate schedule (paper: cosine).", choices=["cosine", "linear", "constant"])
     batch_size: int = _f(4, "Pairs per device per step.", min=1)
     grad_accum: int = _f(1, "Steps accumulated before an optimizer update.", min=1)
     max_steps: int = _f(-1, "Stop after this many updates (-1: run the epochs).", min=-1)
-    use_augmented_pairs: bool = _f(True, "Add the cross-turn N x N augmented pairs (trees/rm_pairs.jsonl).")
+    save_steps: int = _f(25, "Write a checkpoint every this many updates; a killed stage resumes from the last one.",
+                         min=1)
+    score_batch_size: int = _f(16, "Answers scored together when the held-out pairs are rewarded.", min=1)
 
 
 @dataclass
@@ -135,6 +176,7 @@ class EvalSettings:
     max_problems: int = _f(36, "Held-out problems scored per model.", min=1)
     temperature: float = _f(0.0, "Decoding temperature for pass@1 (paper: greedy).", min=0.0, max=2.0)
     max_new_tokens: int = _f(192, "Longest answer per problem.", min=16)
+    batch_size: int = _f(16, "Problems answered together in one generate call.", min=1)
 
 
 @dataclass

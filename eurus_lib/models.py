@@ -236,9 +236,13 @@ def _load(auto_cls, spec: str, settings: ModelSettings, device: str, **kwargs):
 def _load_with_adapter(auto_cls, base: str, adapter: str, spec: str, device: str, **kwargs):
     from peft import PeftModel
 
-    model = _from_pretrained(auto_cls, base, spec, **kwargs)
-    if "quantization_config" not in kwargs:
-        model = model.to(device)
+    lower = _adapter_base(base)
+    if lower is not None:  # an adapter trained on top of another one (prefs on sft): merge the lower one first
+        model = _load_with_adapter(auto_cls, lower, base, spec, device, **kwargs).merge_and_unload()
+    else:
+        model = _from_pretrained(auto_cls, base, spec, **kwargs)
+        if "quantization_config" not in kwargs:
+            model = model.to(device)
     return PeftModel.from_pretrained(model, adapter, is_trainable=False)
 
 
@@ -266,12 +270,29 @@ def _finish(model, settings: ModelSettings, *, lora: bool, trainable: bool, task
 
 
 def add_lora(model, settings: ModelSettings, task_type: str = "CAUSAL_LM"):
-    """Wrap a model with fresh LoRA adapters (peft); for SEQ_CLS the new score head trains fully."""
+    """Wrap a model with fresh LoRA adapters (peft); for SEQ_CLS the new score head trains fully.
+
+    With `lora_layers=k` only the last k decoder layers get adapters, so backward stops there.
+    """
     from peft import LoraConfig, get_peft_model
 
+    layers, targets = None, settings.lora_targets
+    if settings.lora_layers:
+        n = model.config.num_hidden_layers
+        layers = list(range(max(0, n - settings.lora_layers), n))
+        if targets == "all-linear":  # peft takes a layer subset only with named modules
+            targets = linear_module_names(model)
     config = LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
-                        target_modules=settings.lora_targets, task_type=task_type)
+                        target_modules=targets, task_type=task_type, layers_to_transform=layers)
     return get_peft_model(model, config)
+
+
+def linear_module_names(model) -> list[str]:
+    """The short names of the linear layers inside the decoder blocks (q_proj, ..., down_proj)."""
+    import torch
+
+    return sorted({name.rsplit(".", 1)[-1] for name, module in model.named_modules()
+                   if ".layers." in name and isinstance(module, torch.nn.Linear)})
 
 
 def _maybe_patch_kernels(model, settings: ModelSettings) -> int:
@@ -295,6 +316,9 @@ def _adapter_base(path: str) -> str | None:
     base = json.loads(cfg.read_text()).get("base_model_name_or_path")
     if not base:
         raise KitError(f"{cfg} names no base model; cannot load the adapter.")
+    beside = Path(path) / base  # a base named relative to the adapter (prefs/dpo/model -> sft/model) moves with the run
+    if not Path(base).is_absolute() and (beside / "adapter_config.json").is_file():
+        return str(beside.resolve())
     return resolve_model_path(base)
 
 

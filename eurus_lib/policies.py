@@ -1,0 +1,56 @@
+"""The policies a run trains, and their held-out pass@1, scored once and kept in the run folder.
+
+    model, tok = load_trained_policy(run.root / "sft" / "model", cfg.model, device)
+    records = heldout_records(run, "sft", "sft", model, tok, cfg, heldout)   # sft/heldout/sft.jsonl
+
+A trained policy is a LoRA adapter folder (or a full checkpoint with `model.lora_r=0`); the base
+model it was trained from is named inside it. Held-out answers are greedy and judged by the same
+environment that labelled the trees (`eurus_lib.eval.heldout`). The records of each policy are
+written next to the model that produced them, so the report, the notebooks and the `eval` stage
+read the same numbers instead of scoring a policy twice.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .jsonl import read_jsonl, write_jsonl
+
+
+def load_trained_policy(folder: str | Path, model_settings, device: str):
+    """(model, tokenizer) of a stage's saved policy, in eval mode."""
+    from .models import load_policy
+
+    return load_policy(str(folder), model_settings, device=device)
+
+
+def heldout_environment(cfg):
+    """The environment that judges held-out answers: the trees stage's sandbox limits."""
+    from .trees.environment import Environment, sandbox_executor
+
+    settings = cfg.trees
+    return Environment(sandbox_executor(timeout_s=settings.sandbox_timeout_s, memory_mb=settings.sandbox_memory_mb),
+                       observation_chars=settings.observation_chars, timeout_s=settings.sandbox_timeout_s)
+
+
+def heldout_tasks(run, cfg):
+    """The run's held-out problems (the `tasks` stage), capped at `eval.max_problems` with families interleaved."""
+    from .tasks.stage import load_heldout
+
+    return load_heldout(run)[: cfg.eval.max_problems]
+
+
+def heldout_records(run, stage: str, name: str, model, tok, cfg, tasks) -> list[dict]:
+    """Greedy pass@1 records of one policy, read from `<stage>/heldout/<name>.jsonl` when already scored."""
+    from .eval.heldout import answer_tasks, judge
+
+    path = run.root / stage / "heldout" / f"{name}.jsonl"
+    cached = read_jsonl(path)
+    if [r["id"] for r in cached] == [t.id for t in tasks]:
+        return cached
+    print(f"[{stage}] answering {len(tasks)} held-out problems with the {name} policy (greedy) ...", flush=True)
+    responses = answer_tasks(model, tok, tasks, max_new_tokens=cfg.eval.max_new_tokens,
+                             batch_size=cfg.eval.batch_size, progress=f"{name}: held-out")
+    records = judge(tasks, responses, heldout_environment(cfg))
+    write_jsonl(path, records)
+    return records
