@@ -234,7 +234,7 @@ def _load(auto_cls, spec: str, settings: ModelSettings, device: str, **kwargs):
 
 
 def _load_with_adapter(auto_cls, base: str, adapter: str, spec: str, device: str, **kwargs):
-    from peft import PeftModel
+    from peft import PeftConfig, PeftModel
 
     lower = _adapter_base(base)
     if lower is not None:  # an adapter trained on top of another one (prefs on sft): merge the lower one first
@@ -243,7 +243,11 @@ def _load_with_adapter(auto_cls, base: str, adapter: str, spec: str, device: str
         model = _from_pretrained(auto_cls, base, spec, **kwargs)
         if "quantization_config" not in kwargs:
             model = model.to(device)
-    return PeftModel.from_pretrained(model, adapter, is_trainable=False)
+    config = PeftConfig.from_pretrained(adapter)
+    if config.task_type == "CAUSAL_LM" and auto_cls.__name__ != "AutoModelForCausalLM":
+        config.task_type = None  # a policy's adapter on a reward model's body (rm starts from sft): peft's
+        #                          causal-LM wrapper needs generate(), which a sequence classifier lacks
+    return PeftModel.from_pretrained(model, adapter, config=config, is_trainable=False)
 
 
 def nf4_config(compute_dtype):

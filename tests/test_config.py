@@ -21,7 +21,7 @@ def test_gpu_preset_carries_the_papers_hyperparameters():
     assert cfg.model.policy == "mistralai/Mistral-7B-v0.1" and cfg.model.load_in_4bit
     assert (cfg.sft.lr, cfg.sft.warmup_ratio, cfg.sft.scheduler) == (2e-5, 0.1, "cosine")
     assert (cfg.prefs.beta, cfg.prefs.lr, cfg.prefs.kto_desirable_weight) == (0.1, 5e-7, 1.33)
-    assert (cfg.rm.lr, cfg.rm.loss) == (1e-5, "bt+dr")
+    assert (cfg.rm.lr, cfg.rm.objectives) == (1e-5, ["bt+dr", "bt", "dr"])
 
 
 def test_multi_gpu_preset_extends_the_gpu_preset_with_full_training():
@@ -70,7 +70,7 @@ def test_config_round_trips_through_a_dict():
 
 def test_set_value_checks_like_the_cli():
     cfg = KitConfig()
-    set_value(cfg, "rm.loss", "dr")
-    assert cfg.rm.loss == "dr"
+    set_value(cfg, "rm.objectives", "dr,bt", from_text=True)
+    assert cfg.rm.objectives == ["dr", "bt"]
     with pytest.raises(ConfigError):
-        set_value(cfg, "rm.loss", "hinge")
+        set_value(cfg, "rm.objectives", ["bt", "hinge"])
