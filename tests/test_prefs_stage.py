@@ -1,0 +1,91 @@
+"""The whole preference stage on the real embedded model, on a tiny setting: outputs, logs, report, resume."""
+
+import json
+import signal
+import subprocess
+import time
+
+import pytest
+from prefs_support import BAD_PAIRS, GOOD_PAIRS, losses, make_run, prefs_command, start_prefs
+
+ALGOS = ("dpo", "kto", "nca")
+
+
+@pytest.mark.slow
+def test_stage_trains_all_three_from_one_shared_reference_and_reports_a_verdict(tmp_path):
+    from eurus_lib.pipeline import run_stage
+    from eurus_lib.prefs.stage import report
+    from eurus_lib.stages import get_stage
+
+    cfg, run = make_run(tmp_path)
+    summary = run_stage(get_stage("prefs"), cfg, run)
+
+    assert summary["skipped"] == {**BAD_PAIRS, "kto_leftover": 1} and summary["pairs"] == GOOD_PAIRS - 1
+    ref = [json.loads(x) for x in (tmp_path / "prefs" / "reference_logps.jsonl").read_text().splitlines()]
+    assert len(ref) == GOOD_PAIRS - 1 and all("kl_desirable" in r for r in ref)
+    for algo in ALGOS:
+        log = [json.loads(x) for x in (tmp_path / "prefs" / algo / "log.jsonl").read_text().splitlines()]
+        assert [r["step"] for r in log] == [1, 2, 3]
+        for key in ("rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies", "loss"):
+            assert all(key in r for r in log), (algo, key)
+        # before the first update the policy is the SFT policy: the shared reference must give it reward 0
+        assert abs(log[0]["rewards/chosen"]) < 1e-3 and abs(log[0]["rewards/rejected"]) < 1e-3, algo
+        assert log[-1]["rewards/margins"] != 0.0, algo  # and then it learns
+        assert (tmp_path / "prefs" / algo / "model" / "adapter_config.json").is_file()
+        assert len((tmp_path / "prefs" / "heldout" / f"{algo}.jsonl").read_text().splitlines()) == 2
+    assert (tmp_path / "prefs" / "heldout" / "sft.jsonl").is_file()  # the sft stage scored nothing here
+    assert set(summary["heldout"]["policies"]) == {"sft", *ALGOS}
+    assert summary["verdict"]["rewards"]["status"] in ("shown", "partly shown", "not shown")
+    for name in ("prefs_reward_dynamics.png", "prefs_heldout.png"):
+        assert (tmp_path / "figures" / name).stat().st_size > 10_000
+
+    text = report(run)
+    assert "Reward dynamics: the paper's effect is" in text and "paper 7B KTO" in text
+    assert "1 with chosen identical to rejected" in text
+    assert run_stage(get_stage("prefs"), cfg, run) == summary  # done with these settings: skipped
+
+
+@pytest.mark.slow
+def test_trained_adapter_loads_on_top_of_the_sft_adapter(tmp_path):
+    import torch
+
+    from eurus_lib.models import load_policy
+    from eurus_lib.pipeline import run_stage
+    from eurus_lib.stages import get_stage
+
+    cfg, run = make_run(tmp_path, ["prefs.algorithms=dpo", "prefs.max_steps=2"])
+    run_stage(get_stage("prefs"), cfg, run)
+    stacked, tok = load_policy(str(tmp_path / "prefs" / "dpo" / "model"), cfg.model)
+    sft, _ = load_policy(str(tmp_path / "sft" / "model"), cfg.model)
+    base, _ = load_policy(cfg.model.policy, cfg.model)
+    ids = tok("Step 1: 1 + 2 = 3.", return_tensors="pt").input_ids
+    with torch.no_grad():
+        logits = [m(ids).logits for m in (stacked, sft, base)]
+    assert not torch.allclose(logits[0], logits[1]) and not torch.allclose(logits[1], logits[2])
+
+
+@pytest.mark.slow
+def test_a_killed_stage_resumes_from_its_checkpoint_with_every_step_logged_once(tmp_path):
+    import shutil
+
+    _, _ = make_run(tmp_path / "a", ["prefs.algorithms=kto", "prefs.max_steps=4"])
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    overrides = ["prefs.algorithms=kto", "prefs.max_steps=4"]
+    subprocess.run(prefs_command(tmp_path / "a", overrides), check=True, capture_output=True, timeout=900)
+
+    proc = start_prefs(tmp_path / "b", overrides, tmp_path / "b.log")
+    checkpoint = tmp_path / "b" / "prefs" / "kto" / "checkpoint-2"
+    deadline = time.time() + 600
+    while not (checkpoint / "trainer_state.json").is_file() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "b" / "prefs" / "kto" / "train.json").exists(), "killed too late to test a resume"
+    subprocess.run(prefs_command(tmp_path / "b", overrides), check=True, capture_output=True, timeout=900)
+
+    resumed = json.loads((tmp_path / "b" / "prefs" / "kto" / "train.json").read_text())
+    assert resumed["resumed_from"] >= 2
+    uninterrupted = losses(tmp_path / "a", "kto")
+    assert [s for s, _ in losses(tmp_path / "b", "kto")] == [1, 2, 3, 4]
+    assert [loss for _, loss in losses(tmp_path / "b", "kto")] == pytest.approx([x for _, x in uninterrupted],
+                                                                                 rel=1e-4)
