@@ -34,8 +34,18 @@ def render_report(run: RunDir) -> str:
     for stage in STAGES:
         lines += [f"## {stage.title}", "", f"*Paper: {stage.paper}. Notebook: `notebooks/{stage.notebook}`.*", "",
                   _stage_body(stage, run), ""]
-    lines += [_notebook_links(run), ""]
+    lines += [_verdicts(run), "", _notebook_links(run), ""]
     return "\n".join(lines)
+
+
+def _verdicts(run: RunDir) -> str:
+    """The closing table: one verdict per claim of the paper, computed from this folder (eurus_lib/verdicts.py)."""
+    from .verdicts import verdict_markdown, verdict_rows
+
+    return ("## Verdict: the paper's claims at this scale\n\n"
+            "Supported: our run shows it (beyond the 95% intervals where it is a difference). Not supported at this "
+            "scale: measured here and not shown, with what we saw. Not measured: the stage did not run.\n\n"
+            + verdict_markdown(verdict_rows(run)))
 
 
 def _machine(m: dict) -> str:

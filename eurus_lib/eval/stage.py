@@ -1,0 +1,199 @@
+"""The `eval` stage: every trained policy on the held-out problems, best-of-N reranking, multi-turn.
+
+    eurus-kit eval --preset tiny                    # into runs/tiny/eval/
+    eurus-kit eval --preset tiny eval.best_of_n=1,2,4 eval.max_turns=3
+
+Reads `tasks/heldout.jsonl`, the policies `sft/model/` and `prefs/<algo>/model/`, their held-out
+records (`sft/heldout/`, `prefs/heldout/`: scored once by the stage that trained them) and the
+reward models `rm/<objective>/model/`. Writes
+- `eval/heldout.json`: the Table 3 analog over every policy the run trained (pass@1, greedy);
+- `eval/samples.jsonl` + `eval/best_of_n.json`: N answers per problem from the SFT policy, judged,
+  scored by each reward model, and the Figure 4 / Table 9 analog (pick by RM, at random, by
+  self-consistency, by top log-probability; oracle pass@N as the ceiling);
+- `eval/multiturn/<policy>.jsonl`: the MINT analog, success by turn 1..`eval.max_turns`;
+- `eval/benchmarks/<name>.jsonl` for `eval.benchmarks` (online only);
+and their figures. Each part reuses what an interrupted run already wrote.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ..jsonl import read_jsonl, write_jsonl
+from ..runs import RunDir
+
+FIGURES = {"heldout": "eval_heldout.png", "bon": "eval_best_of_n.png", "multiturn": "eval_multiturn.png"}
+PREFS = ("dpo", "kto", "nca")
+
+
+def run(cfg, run: RunDir) -> dict:
+    """Gather pass@1, sample and rerank, interact, then draw the figures."""
+    from ..hardware import pick_device
+    from ..policies import heldout_tasks
+
+    device, _ = pick_device(cfg)
+    tasks = heldout_tasks(run, cfg)
+    heldout = gather_heldout(run)
+    run.path("eval", "heldout.json").write_text(json.dumps(heldout, indent=1))
+    bon = best_of_n(run, cfg, tasks[: cfg.eval.bon_problems], device) if cfg.eval.bon_problems else None
+    multiturn = multi_turn(run, cfg, tasks[: cfg.eval.multiturn_problems], device)
+    benchmarks = score_benchmarks(run, cfg, device)
+    figures = draw_figures(run)
+    outputs = [str(run.root / "eval" / f) for f in ("heldout.json", "best_of_n.json", "multiturn")]
+    return {"policies": list(heldout["policies"]), "best_of_n": bon, "multiturn": multiturn,
+            "benchmarks": benchmarks, "outputs": outputs + figures}
+
+
+def policy_folders(run: RunDir) -> dict:
+    """name -> saved policy folder, for every policy this run trained (SFT first, then the preference ones)."""
+    found = {"sft": run.root / "sft" / "model"}
+    found.update({algo: run.root / "prefs" / algo / "model" for algo in PREFS})
+    return {name: path for name, path in found.items() if path.is_dir()}
+
+
+def gather_heldout(run: RunDir) -> dict:
+    """The Table 3 analog from the records each training stage wrote (base, SFT, DPO, KTO, NCA)."""
+    from .heldout import compare_policies
+
+    records = {}
+    for name, path in (("base", run.root / "sft" / "heldout" / "base.jsonl"),
+                       ("sft", run.root / "sft" / "heldout" / "sft.jsonl"),
+                       *((a, run.root / "prefs" / "heldout" / f"{a}.jsonl") for a in PREFS)):
+        rows = read_jsonl(path)
+        if rows:
+            records[name] = rows
+    return compare_policies(records)
+
+
+def best_of_n(run: RunDir, cfg, tasks, device) -> dict:
+    """Sample max(N) answers per problem from the SFT policy, judge and score them, and build the curve."""
+    from .bestofn import best_of_n_curve, standard_selectors
+
+    samples = _samples(run, cfg, tasks, device)
+    names = _score_with_reward_models(run, cfg, tasks, samples, device)
+    correct = [[s["correct"] for s in group] for group in samples]
+    curve = best_of_n_curve(samples, correct, cfg.eval.best_of_n, standard_selectors(names), seed=cfg.run.seed)
+    run.path("eval", "best_of_n.json").write_text(json.dumps(curve, indent=1))
+    return curve
+
+
+def _samples(run: RunDir, cfg, tasks, device) -> list[list[dict]]:
+    from ..policies import heldout_environment, load_trained_policy
+    from .heldout import conversation, judge_samples
+    from .sampling import sample_n
+
+    path = run.root / "eval" / "samples.jsonl"
+    n = max(cfg.eval.best_of_n)
+    cached = read_jsonl(path)
+    if [r["id"] for r in cached] == [t.id for t in tasks] and all(len(r["samples"]) >= n for r in cached):
+        return [r["samples"][:n] for r in cached]
+    model, tok = load_trained_policy(run.root / "sft" / "model", cfg.model, device)
+    print(f"[eval] sampling {n} answers for each of {len(tasks)} held-out problems from the SFT policy ...", flush=True)
+    raw = sample_n(model, tok, [conversation(t) for t in tasks], n, temperature=cfg.eval.bon_temperature,
+                   top_p=cfg.eval.bon_top_p, max_new_tokens=cfg.eval.max_new_tokens, seed=cfg.run.seed,
+                   batch_size=4 * cfg.eval.batch_size, progress="best-of-N samples")
+    raw = [[{k: v for k, v in s.items() if k != "token_ids"} for s in group] for group in raw]
+    judged = judge_samples(tasks, raw, heldout_environment(cfg))
+    write_jsonl(path, [{"id": t.id, "family": t.family, "samples": group} for t, group in zip(tasks, judged)])
+    return judged
+
+
+def _score_with_reward_models(run: RunDir, cfg, tasks, samples, device) -> list[str]:
+    """Add each trained reward model's score to every sample (key "reward:<objective>")."""
+    from .heldout import conversation
+    from .scoring import reward_scores
+
+    names = []
+    for objective in cfg.rm.objectives:
+        folder = run.root / "rm" / _folder_name(objective) / "model"
+        if not folder.is_dir():
+            continue
+        key = f"reward:{objective}"
+        if not all(key in s for group in samples for s in group):
+            from ..rm import load_trained_reward_model
+
+            rm, tok = load_trained_reward_model(run, objective, cfg, device)
+            prompts = [conversation(t) for t, group in zip(tasks, samples) for _ in group]
+            scores = iter(reward_scores(rm, tok, prompts, [s["response"] for g in samples for s in g],
+                                        batch_size=cfg.eval.batch_size, progress=f"RM {objective}"))
+            for group in samples:
+                for s in group:
+                    s[key] = next(scores)
+        names.append(key)
+    write_jsonl(run.root / "eval" / "samples.jsonl",
+                [{"id": t.id, "family": t.family, "samples": g} for t, g in zip(tasks, samples)])
+    return names
+
+
+def _folder_name(objective: str) -> str:
+    from ..rm import objective_folder
+
+    return objective_folder(objective)
+
+
+def multi_turn(run: RunDir, cfg, tasks, device) -> dict:
+    """The MINT analog for `eval.multiturn_policies`: success rate by turn 1..max_turns."""
+    from ..policies import heldout_environment, load_trained_policy
+    from .multiturn import greedy_actor, interact, success_by_turn
+
+    folders = policy_folders(run)
+    rates = {}
+    for name in cfg.eval.multiturn_policies:
+        path = run.root / "eval" / "multiturn" / f"{name}.jsonl"
+        records = read_jsonl(path)
+        if [r["id"] for r in records] != [t.id for t in tasks]:
+            spec = cfg.model.policy if name == "base" else folders.get(name)
+            if spec is None or not tasks:
+                continue
+            model, tok = load_trained_policy(spec, cfg.model, device)
+            print(f"[eval] multi-turn interaction with the {name} policy on {len(tasks)} problems ...", flush=True)
+            actor = greedy_actor(model, tok, max_new_tokens=cfg.eval.max_new_tokens, batch_size=cfg.eval.batch_size,
+                                 name=name)
+            records = interact(actor, tasks, heldout_environment(cfg), max_turns=cfg.eval.max_turns,
+                               seed=cfg.run.seed)
+            write_jsonl(path, records)
+        rates[name] = success_by_turn(records, cfg.eval.max_turns)
+    run.path("eval", "multiturn.json").write_text(json.dumps(rates, indent=1))
+    return rates
+
+
+def score_benchmarks(run: RunDir, cfg, device) -> dict:
+    """Pass@1 of the SFT policy on `eval.benchmarks` through `datasets` (needs the network)."""
+    if not cfg.eval.benchmarks:
+        return {}
+    from ..policies import heldout_records, load_trained_policy
+    from .benchmarks import load_benchmark
+    from .heldout import accuracy_table
+
+    model, tok = load_trained_policy(run.root / "sft" / "model", cfg.model, device)
+    out = {}
+    for name in cfg.eval.benchmarks:
+        tasks = load_benchmark(name, limit=cfg.eval.max_problems)
+        records = heldout_records(run, "eval", f"benchmarks/{name}", model, tok, cfg, tasks)
+        out[name] = accuracy_table(records, by="dataset")
+    return out
+
+
+def draw_figures(run: RunDir) -> list[str]:
+    from ..plots import save_figure
+    from ..plots.eval import plot_best_of_n, plot_policy_comparison, plot_success_by_turn
+
+    paths = []
+    heldout = json.loads((run.root / "eval" / "heldout.json").read_text())
+    if heldout["policies"]:
+        paths.append(save_figure(plot_policy_comparison(heldout, title="Held-out pass@1 of every policy (Table 3 "
+                                                        "analog)"), run.path("figures", FIGURES["heldout"])))
+    if (run.root / "eval" / "best_of_n.json").is_file():
+        curve = json.loads((run.root / "eval" / "best_of_n.json").read_text())
+        paths.append(save_figure(plot_best_of_n(curve), run.path("figures", FIGURES["bon"])))
+    rates = json.loads((run.root / "eval" / "multiturn.json").read_text()) \
+        if (run.root / "eval" / "multiturn.json").is_file() else {}
+    if rates:
+        paths.append(save_figure(plot_success_by_turn(rates), run.path("figures", FIGURES["multiturn"])))
+    return [str(p) for p in paths]
+
+
+def report(run: RunDir) -> str:
+    from .report import eval_report
+
+    return eval_report(run)
