@@ -105,8 +105,9 @@ def _score_with_reward_models(run: RunDir, cfg, tasks, samples, device) -> list[
 
     names = []
     for objective in cfg.rm.objectives:
-        folder = run.root / "rm" / _folder_name(objective) / "model"
-        if not folder.is_dir():
+        from ..rm.model import model_folder
+
+        if not model_folder(run, objective).is_dir():
             continue
         key = f"reward:{objective}"
         if not all(key in s for group in samples for s in group):
@@ -123,12 +124,6 @@ def _score_with_reward_models(run: RunDir, cfg, tasks, samples, device) -> list[
     write_jsonl(run.root / "eval" / "samples.jsonl",
                 [{"id": t.id, "family": t.family, "samples": g} for t, g in zip(tasks, samples)])
     return names
-
-
-def _folder_name(objective: str) -> str:
-    from ..rm import objective_folder
-
-    return objective_folder(objective)
 
 
 def multi_turn(run: RunDir, cfg, tasks, device) -> dict:
