@@ -1,12 +1,15 @@
 """`patch_nf4_linears` on a small bitsandbytes + peft model, on the CPU (reference backend)."""
 
+import importlib
+import warnings
+
 import pytest
 import torch
 
 bnb = pytest.importorskip("bitsandbytes")
 peft = pytest.importorskip("peft")
 
-from eurus_lib.kernels import patch_nf4_linears, unpatch_nf4_linears  # noqa: E402
+from eurus_lib.kernels import nf4_linear, patch_nf4_linears, unpatch_nf4_linears  # noqa: E402
 
 
 def _nf4_linear(k, n, seed, bias=False):
@@ -97,15 +100,73 @@ def test_bare_nf4_linear_is_patched_and_matches_bitsandbytes():
     assert got.dtype == ref.dtype and _rel(got, ref) < 2e-2
 
 
-def test_probe_paths_compute_the_same_layer_gradient():
-    """The auto-mode race times three paths of one LoRA layer; they must do the same work."""
-    from eurus_lib.kernels import nf4_ref, probe
-    layer = _nf4_linear(256, 96, 4)
-    fns, x = probe._candidates(layer, nf4_ref.from_bnb(layer.weight), 40, torch.bfloat16)
-    grads = []
-    for fn in fns.values():
-        x.grad = None
-        fn()
-        grads.append(x.grad.clone())
-    assert set(fns) == {"fused", "dequant", "bnb"}
-    assert all(_rel(g, grads[-1]) < 2e-2 for g in grads)
+def test_auto_mode_follows_the_committed_entry_of_a_measured_card(monkeypatch):
+    """The committed H100 entry (first-pass measurements) keeps bitsandbytes for M <= 64 and
+    uses our decode + cuBLAS path for training-sized M."""
+    from eurus_lib.kernels import patch
+    monkeypatch.setattr(patch, "_model_card", lambda layer: "NVIDIA H100 80GB HBM3")
+    calls = []
+    monkeypatch.setattr(patch, "nf4_linear", lambda *a, **k: calls.append(1) or nf4_linear(*a, **k))
+    model = _lora_model()
+    assert patch_nf4_linears(model) == 2
+    assert patch.POLICY == {"gemv": "bnb", "small": "bnb", "large": "ours"}
+    model(torch.randn(3, 128))
+    assert calls == []  # 3 rows: bitsandbytes' own forward
+    model(torch.randn(2, 40, 128))
+    assert len(calls) == 2  # 80 rows: both layers through the kit
+
+
+def test_auto_mode_keeps_bitsandbytes_on_an_unmeasured_card_and_says_so_once(monkeypatch):
+    from eurus_lib.kernels import patch
+    monkeypatch.setattr(patch, "_model_card", lambda layer: "Fake GPU 9000")
+    model = _lora_model()
+    with pytest.warns(UserWarning, match="no measurement for 'Fake GPU 9000'"):
+        assert patch_nf4_linears(model) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert patch_nf4_linears(model) == 0
+    assert not any("_eurus_orig_forward" in m.__dict__ for m in model.modules())
+
+
+def _counting_decodes(monkeypatch):
+    from eurus_lib.kernels import nf4_ref
+    calls = []
+    real = nf4_ref.dequantize_nf4
+    monkeypatch.setattr(nf4_ref, "dequantize_nf4", lambda *a, **k: calls.append(1) or real(*a, **k))
+    return calls
+
+
+def _layer_inputs(m=80, k=128, n=64):
+    from eurus_lib.kernels import nf4_ref
+    torch.manual_seed(0)
+    qw = nf4_ref.quantize_nf4(torch.randn(n, k) * 0.05)
+    x = torch.randn(m, k, dtype=torch.bfloat16, requires_grad=True)
+    return qw, x, (torch.randn(8, k) * 0.1).requires_grad_(True), (torch.randn(n, 8) * 0.1).requires_grad_(True)
+
+
+def test_forward_and_input_gradient_share_one_decode(monkeypatch):
+    L = importlib.import_module("eurus_lib.kernels.nf4_linear")  # the package exports the function
+    calls = _counting_decodes(monkeypatch)
+    qw, x, a, b = _layer_inputs()
+    L.nf4_linear(x, qw, a, b, 2.0).float().sum().backward()
+    assert len(calls) == 1
+    assert L._SAVED["bytes"] == 0  # the kept weight was freed with the graph
+    monkeypatch.setattr(L, "SAVE_BYTES", 0)  # no budget: the backward decodes again
+    L.nf4_linear(x, qw, a, b, 2.0).float().sum().backward()
+    assert len(calls) == 3
+
+
+def test_checkpointing_shares_the_recomputed_decode_with_the_backward(monkeypatch):
+    L = importlib.import_module("eurus_lib.kernels.nf4_linear")  # the package exports the function
+    qw, x, a, b = _layer_inputs()
+    L.nf4_linear(x, qw, a, b, 2.0).float().square().sum().backward()
+    ref = [t.grad.clone() for t in (x, a, b)]
+    for t in (x, a, b):
+        t.grad = None
+    calls = _counting_decodes(monkeypatch)
+    y = torch.utils.checkpoint.checkpoint(lambda x: L.nf4_linear(x, qw, a, b, 2.0), x, use_reentrant=False)
+    assert len(calls) == 1 and L._SAVED["bytes"] == 0  # checkpointing dropped the first decode
+    y.float().square().sum().backward()
+    assert len(calls) == 2  # one recomputed decode, shared by the recomputation and the backward
+    for got, want in zip((x.grad, a.grad, b.grad), ref, strict=True):
+        assert torch.equal(got, want)

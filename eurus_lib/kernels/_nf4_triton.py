@@ -1,12 +1,22 @@
-"""Triton kernels that multiply by a bitsandbytes NF4 weight, decoding it tile by tile in registers.
+"""Triton kernels that read a bitsandbytes NF4 weight: decode to bf16/fp16, M=1 GEMV, small-M GEMM.
 
 Only `@triton.jit` code lives here; launch through `eurus_lib.kernels.nf4_triton`. Under Triton's
-interpreter (TRITON_INTERPRET=1, CPU tensors) the same code runs on the CPU, so CI tests it.
+interpreter (TRITON_INTERPRET=1, CPU tensors) the same code runs on the CPU, so CI tests it, and
+`static_check.py` compiles it for sm_90 without a GPU to read registers, spills, barriers and
+instructions per weight (tests/test_kernels_static.py).
 
 Storage (see nf4_ref.py): W [N, K] row-major, two 4-bit codes per byte (even element in the high
 nibble), one absmax per QB=64 values, optionally 8-bit double-quantized in blocks of 256. We need
 K % QB == 0, so a block never straddles two rows and row n, block j has absmax index n*K/QB + j.
-The tensor-core kernels step K one block at a time, so each tile row needs a single absmax.
+
+Design rules (issue 12, from the compiled sm_90 code of the first pass):
+- codes are read with 16-byte loads, and everything a thread multiplies them with is addressed
+  with the same tensor shape, so Triton gives both loads one layout and no shared-memory layout
+  change is needed in a loop (x is read as int32 pairs of bf16: (even, odd) in one word);
+- the absmax (with double quantization: three loads and a multiply-add) is decoded once per
+  block, never per weight;
+- the 16-entry NF4 table is a small tensor looked up with tl.gather, which Triton 3.9 lowers to a
+  shared-memory table read (one conflict-free LDS per weight), not a gather from global memory.
 """
 
 import triton
@@ -15,7 +25,9 @@ import triton.language as tl
 
 @triton.jit
 def _absmax(absmax_ptr, scale_ptr, code2_ptr, offset_ptr, blk, mask, DQ: tl.constexpr):
-    """fp32 absmax of blocks `blk`; with double quant: code2[q8] * scale[blk // 256] + offset."""
+    """fp32 absmax of blocks `blk`; with double quant: code2[q8] * scale[blk // 256] + offset,
+    rounded after the multiply and after the add, as bitsandbytes does (launch these kernels with
+    enable_fp_fusion=False where bit-exactness matters)."""
     if DQ:
         q = tl.load(absmax_ptr + blk, mask=mask, other=0).to(tl.int32)
         scale = tl.load(scale_ptr + blk // 256, mask=mask, other=0.0)
@@ -25,22 +37,25 @@ def _absmax(absmax_ptr, scale_ptr, code2_ptr, offset_ptr, blk, mask, DQ: tl.cons
 
 
 @triton.jit
-def _codes(w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, lut_ptr, rows, kb0, kb_end, N, K,
-           QB: tl.constexpr, KB: tl.constexpr, DQ: tl.constexpr):
-    """NF4 levels of W[rows, kb0*QB:(kb0+KB)*QB] as fp32 (hi, lo) halves [R, KB, QB/2], plus the
-    absmax [R, KB]. hi holds the even columns, lo the odd ones; masked entries decode to 0."""
-    HALF: tl.constexpr = QB // 2
-    j = kb0 + tl.arange(0, KB)
-    t = tl.arange(0, HALF)
-    mask = (rows[:, None] < N) & (j[None, :] < kb_end)
-    blk = rows[:, None] * (K // QB) + j[None, :]
-    byte = tl.load(w_ptr + blk[:, :, None] * HALF + t[None, None, :], mask=mask[:, :, None], other=0)
-    byte = byte.to(tl.int32)
-    hi = tl.load(lut_ptr + (byte >> 4))
-    lo = tl.load(lut_ptr + (byte & 15))
-    # Zero the absmax of masked blocks: with double quant they would decode to `offset`.
-    a = tl.where(mask, _absmax(absmax_ptr, scale_ptr, code2_ptr, offset_ptr, blk, mask, DQ), 0.0)
-    return hi, lo, a
+def _levels(lut, byte):
+    """(level of the high nibble, level of the low nibble) of each code byte, fp32, from the
+    16-entry table `lut` with one tl.gather (one table copy in shared memory, one read per nibble)."""
+    pair = tl.join(byte >> 4, byte & 15)
+    SHAPE: tl.constexpr = pair.shape
+    NUMEL: tl.constexpr = pair.numel
+    return tl.split(tl.reshape(tl.gather(lut, tl.reshape(pair, (NUMEL,)), 0), SHAPE))
+
+
+@triton.jit
+def _pairs(xw, dtype: tl.constexpr):
+    """x[2i] and x[2i+1] as fp32 from int32 words holding the bf16 pair (little endian: the even
+    element in the low half). For fp16 inputs the halves are converted from fp16 instead."""
+    if dtype == tl.bfloat16:
+        return (xw << 16).to(tl.float32, bitcast=True), (xw & -65536).to(tl.float32, bitcast=True)
+    else:
+        lo16 = (xw & 65535).to(tl.uint16).to(tl.float16, bitcast=True)
+        hi16 = ((xw >> 16) & 65535).to(tl.uint16).to(tl.float16, bitcast=True)
+        return lo16.to(tl.float32), hi16.to(tl.float32)
 
 
 @triton.jit
@@ -56,30 +71,6 @@ def _cast(x, dtype: tl.constexpr, INTERP: tl.constexpr):
 
 
 @triton.jit
-def _w_tile(w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, lut_ptr, rows, kb, N, K,
-            QB: tl.constexpr, DQ: tl.constexpr, TRANS: tl.constexpr, dtype: tl.constexpr,
-            INTERP: tl.constexpr):
-    """Block kb of W's rows, dequantized to `dtype`: W[rows, kb*QB:(kb+1)*QB] as [R, QB], or its
-    transpose [QB, R] when TRANS. Level * absmax in fp32, one rounding (bitsandbytes' semantics).
-
-    Built from elementwise ops on loads only (each byte is read for both of its nibbles): Triton
-    3.6 fails to compile a join/reshape/trans chain feeding Hopper's wgmma (OptimizeDotOperands),
-    and this form lets the compiler place the loads directly in the MMA operand layout."""
-    c = tl.arange(0, QB)
-    rmask = rows < N
-    blk = rows * (K // QB) + kb
-    shift = 4 - (c % 2) * 4  # even column: high nibble
-    a = tl.where(rmask, _absmax(absmax_ptr, scale_ptr, code2_ptr, offset_ptr, blk, rmask, DQ), 0.0)
-    if TRANS:
-        byte = tl.load(w_ptr + blk[None, :] * (QB // 2) + (c // 2)[:, None], mask=rmask[None, :], other=0)
-        v = tl.load(lut_ptr + ((byte.to(tl.int32) >> shift[:, None]) & 15)) * a[None, :]
-    else:
-        byte = tl.load(w_ptr + blk[:, None] * (QB // 2) + (c // 2)[None, :], mask=rmask[:, None], other=0)
-        v = tl.load(lut_ptr + ((byte.to(tl.int32) >> shift[None, :]) & 15)) * a[:, None]
-    return _cast(v, dtype, INTERP)
-
-
-@triton.jit
 def _dot(a, b, acc, INTERP: tl.constexpr):
     """acc + a @ b. Under the interpreter (INTERP) the operands are upcast first: it multiplies bf16
     tensors' raw uint16 storage in tl.dot (triton/runtime/interpreter.py create_dot)."""
@@ -90,183 +81,113 @@ def _dot(a, b, acc, INTERP: tl.constexpr):
 
 
 @triton.jit
+def nf4_dequant_kernel(w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, lut_ptr, out_ptr, n_blocks,
+                       QB: tl.constexpr, NB: tl.constexpr, DQ: tl.constexpr, INTERP: tl.constexpr):
+    """out (flat, N*K values) = W in out's dtype; NB consecutive 64-value blocks per program,
+    grid (cdiv(n_blocks, NB),). Block-major: the absmax is decoded once per block, each value is
+    level * absmax in fp32 with one rounding, as bitsandbytes' dequantize_4bit (bit-exact when
+    launched with enable_fp_fusion=False)."""
+    HALF: tl.constexpr = QB // 2
+    blk = tl.program_id(0) * NB + tl.arange(0, NB)
+    mask = blk < n_blocks
+    t = tl.arange(0, HALF)
+    byte = tl.load(w_ptr + blk[:, None] * HALF + t[None, :], mask=mask[:, None], other=0).to(tl.int32)
+    a = _absmax(absmax_ptr, scale_ptr, code2_ptr, offset_ptr, blk, mask, DQ)
+    lut = tl.load(lut_ptr + tl.arange(0, 16))
+    hi, lo = _levels(lut, byte)
+    v = tl.reshape(tl.join(hi * a[:, None], lo * a[:, None]), (NB, QB))  # memory order: even, odd
+    out = out_ptr + blk[:, None] * QB + tl.arange(0, QB)[None, :]
+    tl.store(out, _cast(v, out_ptr.dtype.element_ty, INTERP), mask=mask[:, None])
+
+
+@triton.jit
 def nf4_gemv_kernel(x_ptr, w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, lut_ptr, y_ptr,
                     N, K, stride_xm, stride_ym, stride_ys, blocks_per_split,
                     QB: tl.constexpr, BN: tl.constexpr, KB: tl.constexpr, DQ: tl.constexpr,
                     SPLIT: tl.constexpr, INTERP: tl.constexpr):
-    """y[m, rows] = x[m] @ W[rows].T for one token row m per program (decode, M=1).
+    """y[m, rows] = x[m] @ W[rows].T, one token row m per program (decode, M=1).
 
-    Grid (cdiv(N, BN), M, SPLIT). Memory-bound: each weight byte is read once and fed to FMAs on
-    CUDA cores; the absmax is applied per 64-value block after the multiply. x is read as
-    contiguous (even, odd) pairs and split in registers. With SPLIT > 1 each program covers a
-    slice of K and writes fp32 partial sums (y_ptr + split * stride_ys)."""
+    Grid (cdiv(N, BN), M, SPLIT); program s covers blocks [s*blocks_per_split, +blocks_per_split)
+    of K (split-K) in steps of KB blocks and, with SPLIT > 1, writes fp32 partial sums at
+    y_ptr + s * stride_ys. A step is a [BN, S, 16] tile of code bytes: S 16-byte slots per row,
+    one 16-byte load each. Each slot's 16 products are summed in the thread, then multiplied by
+    the slot's block absmax, so the absmax costs one multiply per 32 weights."""
     pid_n = tl.program_id(0)
     m = tl.program_id(1)
     s = tl.program_id(2)
-    HALF: tl.constexpr = QB // 2
+    V: tl.constexpr = 16
+    PER: tl.constexpr = QB // 2 // V  # 16-byte slots per block
+    S: tl.constexpr = KB * PER
     rows = pid_n * BN + tl.arange(0, BN)
-    t = tl.arange(0, HALF)
-    p = tl.arange(0, 2)
+    rmask = rows < N
+    v = tl.arange(0, V)
     kb_start = s * blocks_per_split
     kb_end = tl.minimum(K // QB, kb_start + blocks_per_split)
-    acc = tl.zeros((BN, KB, HALF), dtype=tl.float32)
+    lut = tl.load(lut_ptr + tl.arange(0, 16))
+    xw_ptr = x_ptr.to(tl.pointer_type(tl.int32), bitcast=True) + m * (stride_xm // 2)
+    acc = tl.zeros((BN, S), dtype=tl.float32)
     for kb0 in range(kb_start, kb_end, KB):
-        hi, lo, a = _codes(w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, lut_ptr, rows, kb0, kb_end,
-                           N, K, QB, KB, DQ)
-        j = kb0 + tl.arange(0, KB)
-        xoff = m * stride_xm + j[:, None, None] * QB + 2 * t[None, :, None] + p[None, None, :]
-        xpair = tl.load(x_ptr + xoff, mask=(j < kb_end)[:, None, None], other=0.0).to(tl.float32)
-        xe, xo = tl.split(xpair)
-        acc += (hi * xe[None, :, :] + lo * xo[None, :, :]) * a[:, :, None]
-    y = tl.sum(tl.sum(acc, axis=2), axis=1)
+        slot = kb0 * PER + tl.arange(0, S)
+        smask = rmask[:, None] & (slot[None, :] < kb_end * PER)
+        byte_off = rows[:, None] * (K // QB) * (QB // 2) + slot[None, :] * V
+        byte = tl.load(w_ptr + byte_off[:, :, None] + v[None, None, :], mask=smask[:, :, None], other=0)
+        # x pairs addressed with the codes' shape: same layout, no shared-memory layout change.
+        xoff = (rows * 0)[:, None, None] + slot[None, :, None] * V + v[None, None, :]
+        xw = tl.load(xw_ptr + xoff, mask=smask[:, :, None], other=0)
+        hi, lo = _levels(lut, byte.to(tl.int32))
+        xe, xo = _pairs(xw, x_ptr.dtype.element_ty)
+        part = tl.sum(hi * xe + lo * xo, axis=2)
+        a = _absmax(absmax_ptr, scale_ptr, code2_ptr, offset_ptr, byte_off // (QB // 2), smask, DQ)
+        acc += part * a
+    y = tl.sum(acc, axis=1)
     if SPLIT == 1:
-        tl.store(y_ptr + m * stride_ym + rows, _cast(y, y_ptr.dtype.element_ty, INTERP), mask=rows < N)
+        tl.store(y_ptr + m * stride_ym + rows, _cast(y, y_ptr.dtype.element_ty, INTERP), mask=rmask)
     else:
-        tl.store(y_ptr + s * stride_ys + m * stride_ym + rows, y, mask=rows < N)
+        tl.store(y_ptr + s * stride_ys + m * stride_ym + rows, y, mask=rmask)
 
 
 @triton.jit
-def nf4_mm_kernel(x_ptr, w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, lut_ptr, y_ptr,
-                  xa_ptr, lb_ptr, bias_ptr,
-                  M, N, K, LORA_R, stride_xm, stride_ym, stride_ys, stride_xam, stride_lbn, blocks_per_split,
-                  QB: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, GROUP_M: tl.constexpr,
-                  DQ: tl.constexpr, SPLIT: tl.constexpr, RP: tl.constexpr, HAS_BIAS: tl.constexpr,
-                  SWAP: tl.constexpr, INTERP: tl.constexpr):
-    """y = x @ W.T (+ xa @ lb.T, the LoRA term, + bias) for x [M, K], W [N, K] NF4.
+def nf4_mm_small_kernel(x_ptr, w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, lut_ptr, y_ptr,
+                        M, N, K, stride_xm, stride_ym, stride_ys, blocks_per_split,
+                        QB: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, DQ: tl.constexpr,
+                        SPLIT: tl.constexpr, INTERP: tl.constexpr):
+    """y = x @ W.T for a few rows x [M, K] (M = 2..64) on tensor cores, the weight decoded in
+    registers right before the MMA (Marlin/FLUTE style, issue 12 item 2).
 
-    Tensor-core tiles stepping K one 64-value block at a time; the W tile is decoded in registers
-    and used by BM rows, so its decode cost shrinks as BM grows. SWAP computes the tile transposed,
-    y.T = W @ x.T, so W is the MMA's first operand (it may stay in registers on Hopper) and a small
-    M can be the MMA's narrow side. RP > 0 fuses LoRA: xa = s * x @ A.T [M, r] is precomputed
-    (tiny), lb = B [N, r]; r is padded to RP >= 16 with masks for tl.dot.
-    Grid (cdiv(M, BM) * cdiv(N, BN), SPLIT); SPLIT > 1 writes fp32 partials (small M only)."""
-    pid = tl.program_id(0)
-    s = tl.program_id(1)
-    num_m = tl.cdiv(M, BM)
-    num_n = tl.cdiv(N, BN)
-    # Group programs along M so consecutive programs share W tiles in L2 (Triton matmul tutorial).
-    group = GROUP_M * num_n
-    first_m = (pid // group) * GROUP_M
-    size_m = tl.minimum(num_m - first_m, GROUP_M)
-    pid_m = first_m + (pid % group) % size_m
-    pid_n = (pid % group) // size_m
-    offs_m = pid_m * BM + tl.arange(0, BM)
+    Computes y.T = W @ x.T so the decoded tile is the MMA's first operand and BN (>= 64) its
+    wide side. Each 64-value block of K is split into its even and odd columns: the high nibbles
+    (even k) and low nibbles (odd k) decode to two [BN, 32] tiles that meet x's even and odd
+    columns in two tl.dot calls, with no interleaving; the block's absmax then scales the partial
+    sum, once per output element per block. Levels enter the MMA in x's dtype (one rounding of
+    the table value; bitsandbytes' own GEMV rounds the scaled value instead).
+    Grid (cdiv(N, BN), cdiv(M, BM), SPLIT); SPLIT > 1 writes fp32 partials (split-K)."""
+    pid_n = tl.program_id(0)
+    pid_m = tl.program_id(1)
+    s = tl.program_id(2)
+    HALF: tl.constexpr = QB // 2
     rows = pid_n * BN + tl.arange(0, BN)
-    c = tl.arange(0, QB)
+    rmask = rows < N
+    offs_m = pid_m * BM + tl.arange(0, BM)
+    mmask = offs_m < M
+    t = tl.arange(0, HALF)
     kb_start = s * blocks_per_split
     kb_end = tl.minimum(K // QB, kb_start + blocks_per_split)
-    if SWAP:
-        acc = tl.zeros((BN, BM), dtype=tl.float32)
-    else:
-        acc = tl.zeros((BM, BN), dtype=tl.float32)
+    lut = tl.load(lut_ptr + tl.arange(0, 16))
+    dt: tl.constexpr = x_ptr.dtype.element_ty
+    xw_ptr = x_ptr.to(tl.pointer_type(tl.int32), bitcast=True)
+    acc = tl.zeros((BN, BM), dtype=tl.float32)
     for kb in range(kb_start, kb_end):
-        k = kb * QB + c
-        w = _w_tile(w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, lut_ptr, rows, kb, N, K,
-                    QB, DQ, not SWAP, x_ptr.dtype.element_ty, INTERP)
-        if SWAP:
-            xt = tl.load(x_ptr + offs_m[None, :] * stride_xm + k[:, None], mask=offs_m[None, :] < M, other=0.0)
-            acc = _dot(w, xt, acc, INTERP)
-        else:
-            x = tl.load(x_ptr + offs_m[:, None] * stride_xm + k[None, :], mask=offs_m[:, None] < M, other=0.0)
-            acc = _dot(x, w, acc, INTERP)
-    if RP > 0:
-        if s == 0:
-            r = tl.arange(0, RP)
-            if SWAP:
-                lb = tl.load(lb_ptr + rows[:, None] * stride_lbn + r[None, :],
-                             mask=(rows[:, None] < N) & (r[None, :] < LORA_R), other=0.0)
-                xat = tl.load(xa_ptr + offs_m[None, :] * stride_xam + r[:, None],
-                              mask=(offs_m[None, :] < M) & (r[:, None] < LORA_R), other=0.0)
-                acc = _dot(lb, xat, acc, INTERP)
-            else:
-                xa = tl.load(xa_ptr + offs_m[:, None] * stride_xam + r[None, :],
-                             mask=(offs_m[:, None] < M) & (r[None, :] < LORA_R), other=0.0)
-                lbt = tl.load(lb_ptr + rows[None, :] * stride_lbn + r[:, None],
-                              mask=(rows[None, :] < N) & (r[:, None] < LORA_R), other=0.0)
-                acc = _dot(xa, lbt, acc, INTERP)
-    if SWAP:
-        if HAS_BIAS:
-            if s == 0:
-                acc += tl.load(bias_ptr + rows, mask=rows < N, other=0.0).to(tl.float32)[:, None]
-        mask = (rows[:, None] < N) & (offs_m[None, :] < M)
-        ptrs = offs_m[None, :] * stride_ym + rows[:, None]
-    else:
-        if HAS_BIAS:
-            if s == 0:
-                acc += tl.load(bias_ptr + rows, mask=rows < N, other=0.0).to(tl.float32)[None, :]
-        mask = (offs_m[:, None] < M) & (rows[None, :] < N)
-        ptrs = offs_m[:, None] * stride_ym + rows[None, :]
+        blk = rows * (K // QB) + kb
+        byte = tl.load(w_ptr + blk[:, None] * HALF + t[None, :], mask=rmask[:, None], other=0)
+        hi, lo = _levels(lut, byte.to(tl.int32))
+        xw = tl.load(xw_ptr + offs_m[None, :] * (stride_xm // 2) + kb * HALF + t[:, None], mask=mmask[None, :], other=0)
+        xe, xo = _pairs(xw, dt)
+        part = _dot(hi.to(dt), xe.to(dt), tl.zeros((BN, BM), dtype=tl.float32), INTERP)
+        part = _dot(lo.to(dt), xo.to(dt), part, INTERP)
+        acc += part * _absmax(absmax_ptr, scale_ptr, code2_ptr, offset_ptr, blk, rmask, DQ)[:, None]
+    ptrs = offs_m[None, :] * stride_ym + rows[:, None]
+    mask = rmask[:, None] & mmask[None, :]
     if SPLIT == 1:
         tl.store(y_ptr + ptrs, _cast(acc, y_ptr.dtype.element_ty, INTERP), mask=mask)
     else:
         tl.store(y_ptr + s * stride_ys + ptrs, acc, mask=mask)
-
-
-@triton.jit
-def nf4_mm_t_kernel(dy_ptr, w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, lut_ptr, dx_ptr,
-                    dyb_ptr, la_ptr,
-                    M, N, K, LORA_R, stride_dym, stride_dxm, stride_dybm, stride_lar,
-                    QB: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, GROUP_M: tl.constexpr,
-                    DQ: tl.constexpr, RP: tl.constexpr, SWAP: tl.constexpr, INTERP: tl.constexpr):
-    """dx = dy @ W (+ dyb @ la, the LoRA term) for dy [M, N], W [N, K] NF4: the input gradient.
-
-    Each program owns a [BM, QB] tile of dx (one 64-value block of K) and walks N in steps of BN,
-    decoding the W tile [BN, QB] it needs. SWAP computes dx.T = W.T @ dy.T, W first (see
-    nf4_mm_kernel). RP > 0 fuses LoRA: dyb = s * dy @ B [M, r], la = A [r, K].
-    Grid (cdiv(M, BM) * K / QB,)."""
-    pid = tl.program_id(0)
-    num_m = tl.cdiv(M, BM)
-    num_k = K // QB
-    group = GROUP_M * num_k
-    first_m = (pid // group) * GROUP_M
-    size_m = tl.minimum(num_m - first_m, GROUP_M)
-    pid_m = first_m + (pid % group) % size_m
-    kb = (pid % group) // size_m
-    offs_m = pid_m * BM + tl.arange(0, BM)
-    k = kb * QB + tl.arange(0, QB)
-    if SWAP:
-        acc = tl.zeros((QB, BM), dtype=tl.float32)
-    else:
-        acc = tl.zeros((BM, QB), dtype=tl.float32)
-    for n0 in range(0, N, BN):
-        rows = n0 + tl.arange(0, BN)
-        w = _w_tile(w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, lut_ptr, rows, kb, N, K,
-                    QB, DQ, SWAP, dy_ptr.dtype.element_ty, INTERP)
-        if SWAP:
-            dyt = tl.load(dy_ptr + offs_m[None, :] * stride_dym + rows[:, None],
-                          mask=(rows[:, None] < N) & (offs_m[None, :] < M), other=0.0)
-            acc = _dot(w, dyt, acc, INTERP)
-        else:
-            dy = tl.load(dy_ptr + offs_m[:, None] * stride_dym + rows[None, :],
-                         mask=(offs_m[:, None] < M) & (rows[None, :] < N), other=0.0)
-            acc = _dot(dy, w, acc, INTERP)
-    if RP > 0:
-        r = tl.arange(0, RP)
-        if SWAP:
-            lat = tl.load(la_ptr + r[None, :] * stride_lar + k[:, None], mask=r[None, :] < LORA_R, other=0.0)
-            dybt = tl.load(dyb_ptr + offs_m[None, :] * stride_dybm + r[:, None],
-                           mask=(offs_m[None, :] < M) & (r[:, None] < LORA_R), other=0.0)
-            acc = _dot(lat, dybt, acc, INTERP)
-        else:
-            dyb = tl.load(dyb_ptr + offs_m[:, None] * stride_dybm + r[None, :],
-                          mask=(offs_m[:, None] < M) & (r[None, :] < LORA_R), other=0.0)
-            la = tl.load(la_ptr + r[:, None] * stride_lar + k[None, :], mask=r[:, None] < LORA_R, other=0.0)
-            acc = _dot(dyb, la, acc, INTERP)
-    if SWAP:
-        ptrs, mask = offs_m[None, :] * stride_dxm + k[:, None], offs_m[None, :] < M
-    else:
-        ptrs, mask = offs_m[:, None] * stride_dxm + k[None, :], offs_m[:, None] < M
-    tl.store(dx_ptr + ptrs, _cast(acc, dx_ptr.dtype.element_ty, INTERP), mask=mask)
-
-
-@triton.jit
-def nf4_dequant_kernel(w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, lut_ptr, out_ptr, N, K,
-                       QB: tl.constexpr, BN: tl.constexpr, DQ: tl.constexpr, INTERP: tl.constexpr):
-    """out = W in out's dtype, one [BN, QB] tile per program; grid (cdiv(N, BN), K / QB).
-    For the 'dequant' path: when cuBLAS on a transient bf16 copy beats the fused kernels."""
-    rows = tl.program_id(0) * BN + tl.arange(0, BN)
-    kb = tl.program_id(1)
-    w = _w_tile(w_ptr, absmax_ptr, scale_ptr, code2_ptr, offset_ptr, lut_ptr, rows, kb, N, K,
-                QB, DQ, False, out_ptr.dtype.element_ty, INTERP)
-    cols = kb * QB + tl.arange(0, QB)
-    tl.store(out_ptr + rows[:, None] * K + cols[None, :], w, mask=rows[:, None] < N)

@@ -1,27 +1,32 @@
-"""Launchers for the NF4 Triton kernels in `_nf4_triton.py`: tile configs by shape, split-K for
-small grids, and a one-shot tuner on CUDA (set EURUS_NF4_TUNE=0 to take the first config).
+"""Launchers for the NF4 Triton kernels in `_nf4_triton.py`, with launch configs from the committed
+`nf4_configs.json` (per card where a GPU run measured one, else the defaults). Nothing is timed
+inside a real call, and a launch that fails raises.
 
-    nf4_gemv(x, qw)                 x [M, K] -> x @ W.T, one program row per token (decode)
-    nf4_matmul(x, qw, lora, bias)   x [M, K] -> x @ W.T (+ xa @ B.T) on tensor cores
-    nf4_matmul_t(dy, qw, lora)      dy [M, N] -> dy @ W (+ dyb @ A), the input gradient
-    nf4_dequantize(qw, dtype)       W in one pass (for the 'dequant' path of nf4_linear)
+    nf4_dequantize(qw, dtype, out)   W [N, K] in one pass, bit-exact with bitsandbytes' dequantize_4bit
+    nf4_gemv(x, qw)                  x [M, K] -> x @ W.T, one program row per token (decode, M = 1)
+    nf4_matmul_small(x, qw, bias)    x [M, K] -> x @ W.T (+ bias) on tensor cores, for M = 2..64
+    launch_specs()                   every kernel config the kit can launch, for static_check
 
 CUDA tensors run the compiled kernels; CPU tensors run the same kernels under Triton's
 interpreter (slow: for tests on small shapes), which needs TRITON_INTERPRET=1. Example on a CPU:
 
     TRITON_INTERPRET=1 .venv/bin/python -c "import torch; from eurus_lib.kernels import nf4_ref, nf4_triton as T; \
-qw = nf4_ref.quantize_nf4(torch.randn(64, 128)); print(T.nf4_matmul(torch.randn(8, 128), qw).shape)"
+qw = nf4_ref.quantize_nf4(torch.randn(64, 128)); print(T.nf4_matmul_small(torch.randn(8, 128).bfloat16(), qw).shape)"
 """
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 import torch
 
 from .nf4_ref import NF4Weight, nf4_code
+
+CONFIG_FILE = Path(__file__).with_name("nf4_configs.json")
 
 
 def _kernels(device: torch.device):
@@ -36,20 +41,57 @@ def _kernels(device: torch.device):
 
 @dataclass(frozen=True)
 class Cfg:
-    """One launch configuration. bn is the N tile (forward, GEMV) or the N step (input gradient);
-    kb counts 64-value blocks per GEMV step (the tensor-core kernels step one block at a time);
-    swap computes the transposed tile so the weight is the MMA's first operand."""
+    """One launch config. dequant: nb 64-value blocks per program. gemv: bn rows, kb blocks of K
+    per step. small: bm x rows of x, bn weight rows per program."""
 
-    bm: int = 16
-    bn: int = 64
+    bn: int = 0
     kb: int = 1
+    bm: int = 1
+    nb: int = 0
     warps: int = 4
-    stages: int = 3
-    split: int = 1
-    group: int = 8
-    swap: bool = False
+    stages: int = 1
 
 
+# ---------------------------------------------------------------- configs
+@cache
+def load_configs(path: str | None = None) -> dict:
+    with open(path or CONFIG_FILE) as f:
+        return json.load(f)
+
+
+def device_name(device: torch.device) -> str:
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+
+
+def card_entry(name: str, configs: dict | None = None) -> dict | None:
+    """The committed entry for a card (as torch names it), or None when no run measured it."""
+    return (configs or load_configs())["cards"].get(name)
+
+
+def _table(kind: str, name: str) -> dict | list:
+    cfg = load_configs()
+    card = card_entry(name) or {}
+    return card.get("configs", {}).get(kind, cfg["defaults"][kind])
+
+
+def _cfg(row: dict) -> Cfg:
+    return Cfg(**{k: v for k, v in row.items() if not k.startswith("max_")})
+
+
+def dequant_cfg(name: str) -> Cfg:
+    return _cfg(_table("dequant", name))
+
+
+def gemv_cfg(n: int, name: str) -> Cfg:
+    """The first row whose max_n covers N (the last row has none)."""
+    return _cfg(next(r for r in _table("gemv", name) if n <= r.get("max_n", n)))
+
+
+def small_cfg(m: int, name: str) -> Cfg:
+    return _cfg(next(r for r in _table("small", name) if m <= r.get("max_m", m)))
+
+
+# ---------------------------------------------------------------- helpers
 @cache
 def _lut(device: torch.device) -> torch.Tensor:
     return nf4_code().to(device)
@@ -60,13 +102,6 @@ def _sm_count(device: torch.device) -> int:
     if device.type != "cuda":
         return 4  # keeps interpreter grids small
     return torch.cuda.get_device_properties(device).multi_processor_count
-
-
-def _pow2_at_most(n: int, cap: int) -> int:
-    p = 1
-    while p * 2 <= min(n, cap):
-        p *= 2
-    return p
 
 
 def _wargs(qw: NF4Weight, device: torch.device) -> tuple:
@@ -83,180 +118,138 @@ def _check(qw: NF4Weight, k_in: int) -> None:
                          f"blocksize {qw.blocksize}, input K {k_in}: use nf4_ref.nf4_linear_ref instead")
 
 
-def _with_split(cfg: Cfg, programs: int, nblk: int, sms: int) -> tuple[Cfg, int]:
-    """Split K when the tile grid alone would leave SMs idle; returns (cfg, blocks per split)."""
+def _aligned_rows(x: torch.Tensor) -> torch.Tensor:
+    """x as contiguous rows starting on a 16-byte boundary: the kernels read x as int32 pairs, and
+    the statically checked (and vectorised) variant is the one for aligned pointers."""
+    x = x.contiguous()
+    return x if x.data_ptr() % 16 == 0 else x.clone()
+
+
+def _split(programs: int, nblk: int, kb: int, sms: int) -> tuple[int, int]:
+    """(split, blocks per split): split K when the tile grid alone would leave SMs idle."""
     split = 1
-    if programs < sms and nblk >= 4 * cfg.kb:
-        split = min(-(-2 * sms // programs), nblk // (2 * cfg.kb))
+    if programs < sms and nblk >= 4 * kb:
+        split = min(-(-2 * sms // programs), nblk // (2 * kb))
     per = -(-nblk // split)
-    per = -(-per // cfg.kb) * cfg.kb
-    return replace(cfg, split=-(-nblk // per)), per
+    per = -(-per // kb) * kb
+    return -(-nblk // per), per
 
 
-# ---------------------------------------------------------------- tuning
-_TUNED: dict = {}
+# ---------------------------------------------------------------- dequantize
+def nf4_dequantize(qw: NF4Weight, dtype: torch.dtype = torch.bfloat16, out: torch.Tensor | None = None,
+                   cfg: Cfg | None = None) -> torch.Tensor:
+    """W [N, K] in `dtype`, decoded in one pass (codes, nested absmax and offset fused), equal bit
+    for bit to bitsandbytes' dequantize_4bit. `out` (numel >= N*K, contiguous) is reused if given."""
+    n, k = qw.shape
+    _check(qw, k)
+    device = qw.packed.device
+    out = torch.empty(n * k, device=device, dtype=dtype) if out is None else out.view(-1)[: n * k]
+    cfg = cfg or dequant_cfg(device_name(device))
+    nblocks = n * k // qw.blocksize
+    _kernels(device).nf4_dequant_kernel[(-(-nblocks // cfg.nb),)](
+        *_wargs(qw, device), out, nblocks, QB=qw.blocksize, NB=cfg.nb, DQ=qw.double_quant,
+        INTERP=device.type != "cuda", num_warps=cfg.warps, num_stages=cfg.stages, enable_fp_fusion=False)
+    return out.view(n, k)
 
 
-def _tuning_enabled(device: torch.device) -> bool:
-    return (device.type == "cuda" and os.environ.get("EURUS_NF4_TUNE", "1") != "0"
-            and not torch.cuda.is_current_stream_capturing())
-
-
-def _pick(key, cands: list[Cfg], run, device) -> Cfg:
-    """First candidate, or on CUDA the fastest one (timed once per key with triton's do_bench)."""
-    if key in _TUNED:
-        return _TUNED[key]
-    if len(cands) == 1 or not _tuning_enabled(device):
-        return cands[0]
-    from triton.testing import do_bench
-    best, best_ms = cands[0], float("inf")
-    for c in cands:
-        try:
-            ms = do_bench(lambda c=c: run(c), warmup=3, rep=12, return_mode="median")
-        except Exception:  # a config that does not fit this card (shared memory, registers)
-            continue
-        if ms < best_ms:
-            best, best_ms = c, ms
-    _TUNED[key] = best
-    return best
-
-
-# ---------------------------------------------------------------- GEMV (M = 1 per program row)
-def _gemv_cands(n: int, nblk: int, sms: int, cpu: bool) -> list[tuple[Cfg, int]]:
-    shapes = [(8, 4, 4)] if cpu else [(8, 8, 4), (4, 16, 4), (8, 16, 4), (16, 8, 8)]
-    out = []
-    for bn, kb, warps in shapes:
-        c = Cfg(bm=1, bn=bn, kb=_pow2_at_most(nblk, kb), warps=warps, stages=1)
-        out.append(_with_split(c, -(-n // bn), nblk, 2 * sms))
-    return out
-
-
+# ---------------------------------------------------------------- M = 1
 def nf4_gemv(x: torch.Tensor, qw: NF4Weight, cfg: Cfg | None = None) -> torch.Tensor:
     """x [M, K] @ W.T with one program row per token; best for M = 1 (token-by-token decoding)."""
     _check(qw, x.shape[-1])
     m, (n, k) = x.shape[0], qw.shape
-    x = x.contiguous()
+    x = _aligned_rows(x)
+    cfg = cfg or gemv_cfg(n, device_name(x.device))
     nblk = k // qw.blocksize
-    cands = _gemv_cands(n, nblk, _sm_count(x.device), x.device.type == "cpu")
-    if cfg is not None:
-        cands = [_with_split(cfg, -(-n // cfg.bn), nblk, 2 * _sm_count(x.device))]
-    kern = _kernels(x.device).nf4_gemv_kernel
+    split, per = _split(-(-n // cfg.bn), nblk, cfg.kb, 2 * _sm_count(x.device))
     y = torch.empty((m, n), device=x.device, dtype=x.dtype)
-
-    def run(c_per):
-        c, per = c_per
-        out = y if c.split == 1 else torch.empty((c.split, m, n), device=x.device, dtype=torch.float32)
-        kern[(-(-n // c.bn), m, c.split)](
-            x, *_wargs(qw, x.device), out, n, k, x.stride(0), out.stride(-2), out.stride(0), per,
-            QB=qw.blocksize, BN=c.bn, KB=c.kb, DQ=qw.double_quant, SPLIT=c.split, INTERP=x.device.type != "cuda",
-            num_warps=c.warps, num_stages=c.stages)
-        return y if c.split == 1 else y.copy_(out.sum(0))
-
-    key = ("gemv", m, n, k, qw.blocksize, qw.double_quant, x.dtype)
-    return run(_pick(key, cands, run, x.device))
+    out = y if split == 1 else torch.empty((split, m, n), device=x.device, dtype=torch.float32)
+    _kernels(x.device).nf4_gemv_kernel[(-(-n // cfg.bn), m, split)](
+        x, *_wargs(qw, x.device), out, n, k, x.stride(0), out.stride(-2), out.stride(0), per,
+        QB=qw.blocksize, BN=cfg.bn, KB=cfg.kb, DQ=qw.double_quant, SPLIT=split, INTERP=x.device.type != "cuda",
+        num_warps=cfg.warps, num_stages=cfg.stages, enable_fp_fusion=True)
+    return y if split == 1 else y.copy_(out.sum(0))
 
 
-# ---------------------------------------------------------------- tensor-core forward
-# Software pipelining (stages > 1) turns the per-element code-table lookups into async copies
-# through shared memory; stages=1 keeps them as plain cached loads. The tuner decides per card.
-def _mm_cands(m: int, cpu: bool) -> list[Cfg]:
-    if cpu:
-        return [Cfg(bm=16 if m <= 16 else 32, bn=32, warps=4, stages=1, swap=m <= 16)]
-    if m <= 64:
-        bm = 16 if m <= 16 else (32 if m <= 32 else 64)
-        return [Cfg(bm, 64, 1, 4, 4, swap=True), Cfg(bm, 64, 1, 4, 1, swap=True), Cfg(bm, 128, 1, 4, 3, swap=True),
-                Cfg(bm, 64, 1, 4, 1)]
-    return [Cfg(128, 128, 1, 8, 4), Cfg(128, 128, 1, 8, 1), Cfg(128, 128, 1, 8, 4, swap=True),
-            Cfg(128, 128, 1, 8, 1, swap=True), Cfg(128, 256, 1, 8, 3), Cfg(256, 128, 1, 8, 3, swap=True)]
-
-
-def _lora_args(lora, device):
-    """(left, right, r, left row stride, right row stride, r padded to a power of two >= 16)."""
-    if lora is None:
-        dummy = torch.empty(1, device=device)
-        return dummy, dummy, 0, 1, 1, 0
-    left, right = lora
-    r = left.shape[1]
-    return left, right, r, left.stride(0), right.stride(0), max(16, 1 << (r - 1).bit_length())
-
-
-def nf4_matmul(x: torch.Tensor, qw: NF4Weight, lora: tuple | None = None,
-               bias: torch.Tensor | None = None, cfg: Cfg | None = None) -> torch.Tensor:
-    """x [M, K] @ W.T (+ xa @ B.T + bias). lora = (xa [M, r] = scaling * x @ A.T, B [N, r]),
-    both contiguous and in x's dtype; the LoRA product is added inside the kernel's epilogue."""
+# ---------------------------------------------------------------- M = 2..64
+def nf4_matmul_small(x: torch.Tensor, qw: NF4Weight, bias: torch.Tensor | None = None,
+                     cfg: Cfg | None = None) -> torch.Tensor:
+    """x [M, K] @ W.T (+ bias) on tensor cores, decoding W in registers; for M = 2..64."""
     _check(qw, x.shape[-1])
     m, (n, k) = x.shape[0], qw.shape
-    x = x.contiguous()
+    x = _aligned_rows(x)
+    cfg = cfg or small_cfg(m, device_name(x.device))
     nblk = k // qw.blocksize
-    cpu = x.device.type != "cuda"
-    cands = [cfg] if cfg is not None else _mm_cands(m, cpu)
-    kern = _kernels(x.device).nf4_mm_kernel
+    grid_nm = -(-n // cfg.bn) * -(-m // cfg.bm)
+    split, per = _split(grid_nm, nblk, 1, _sm_count(x.device))
     y = torch.empty((m, n), device=x.device, dtype=x.dtype)
-    xa, lb, r, s_xa, s_lb, rp = _lora_args(lora, x.device)
-    b = bias if bias is not None else y
-
-    def run(c):
-        programs = -(-m // c.bm) * -(-n // c.bn)
-        c, per = _with_split(c, programs, nblk, _sm_count(x.device)) if m <= 64 else (c, nblk)
-        out = y if c.split == 1 else torch.empty((c.split, m, n), device=x.device, dtype=torch.float32)
-        kern[(programs, c.split)](
-            x, *_wargs(qw, x.device), out, xa, lb, b, m, n, k, r, x.stride(0), out.stride(-2),
-            out.stride(0), s_xa, s_lb, per,
-            QB=qw.blocksize, BM=c.bm, BN=c.bn, GROUP_M=c.group, DQ=qw.double_quant, SPLIT=c.split, RP=rp,
-            HAS_BIAS=bias is not None, SWAP=c.swap, INTERP=cpu, num_warps=c.warps, num_stages=c.stages)
-        return y if c.split == 1 else y.copy_(out.sum(0))
-
-    key = ("mm", m if m <= 64 else _pow2_at_most(m, 1 << 30), n, k, qw.blocksize, qw.double_quant, x.dtype, rp)
-    return run(_pick(key, cands, run, x.device))
+    out = y if split == 1 else torch.empty((split, m, n), device=x.device, dtype=torch.float32)
+    _kernels(x.device).nf4_mm_small_kernel[(-(-n // cfg.bn), -(-m // cfg.bm), split)](
+        x, *_wargs(qw, x.device), out, m, n, k, x.stride(0), out.stride(-2), out.stride(0), per,
+        QB=qw.blocksize, BM=cfg.bm, BN=cfg.bn, DQ=qw.double_quant, SPLIT=split, INTERP=x.device.type != "cuda",
+        num_warps=cfg.warps, num_stages=cfg.stages, enable_fp_fusion=True)
+    if split > 1:
+        y.copy_(out.sum(0))
+    return y if bias is None else y.add_(bias)
 
 
-# ---------------------------------------------------------------- tensor-core input gradient
-def _mm_t_cands(m: int, cpu: bool) -> list[Cfg]:
-    if cpu:
-        return [Cfg(bm=16 if m <= 16 else 32, bn=32, warps=4, stages=1, swap=m > 16)]
-    if m <= 64:
-        bm = 16 if m <= 16 else (32 if m <= 32 else 64)
-        return [Cfg(bm, 64, 1, 4, 3, swap=True), Cfg(bm, 64, 1, 4, 1, swap=True), Cfg(bm, 64, 1, 4, 3)]
-    return [Cfg(128, 64, 1, 8, 3), Cfg(128, 64, 1, 8, 1), Cfg(128, 128, 1, 8, 3), Cfg(256, 64, 1, 8, 3, swap=True),
-            Cfg(128, 64, 1, 4, 1, swap=True)]
+# ---------------------------------------------------------------- static checks
+# A representative launch: Mistral-7B's gate/up projection (N=14336, K=4096). The ints only decide
+# the 16-divisibility hints the JIT attaches at launch; every real 7B shape has the same hints.
+_N, _K = 14336, 4096
+_W_PTRS = {"w_ptr": "*u8", "scale_ptr": "*fp32", "code2_ptr": "*fp32", "offset_ptr": "*fp32", "lut_ptr": "*fp32"}
 
 
-def nf4_matmul_t(dy: torch.Tensor, qw: NF4Weight, lora: tuple | None = None,
-                 cfg: Cfg | None = None) -> torch.Tensor:
-    """dy [M, N] @ W (+ dyb @ A): the gradient of x @ W.T w.r.t. x. lora = (dyb [M, r] =
-    scaling * dy @ B, A [r, K]), both contiguous and in dy's dtype."""
-    n, k = qw.shape
-    _check(qw, k)
-    if dy.shape[-1] != n:
-        raise ValueError(f"dy has {dy.shape[-1]} columns but W has {n} rows")
-    m = dy.shape[0]
-    dy = dy.contiguous()
-    cpu = dy.device.type != "cuda"
-    cands = [cfg] if cfg is not None else _mm_t_cands(m, cpu)
-    kern = _kernels(dy.device).nf4_mm_t_kernel
-    dx = torch.empty((m, k), device=dy.device, dtype=dy.dtype)
-    dyb, la, r, s_dyb, s_la, rp = _lora_args(lora, dy.device)
-
-    def run(c):
-        kern[(-(-m // c.bm) * (k // qw.blocksize),)](
-            dy, *_wargs(qw, dy.device), dx, dyb, la, m, n, k, r, dy.stride(0), dx.stride(0), s_dyb, s_la,
-            QB=qw.blocksize, BM=c.bm, BN=c.bn, GROUP_M=c.group, DQ=qw.double_quant, RP=rp, SWAP=c.swap,
-            INTERP=cpu, num_warps=c.warps, num_stages=c.stages)
-        return dx
-
-    key = ("mm_t", m if m <= 64 else _pow2_at_most(m, 1 << 30), n, k, qw.blocksize, qw.double_quant, dy.dtype, rp)
-    return run(_pick(key, cands, run, dy.device))
+def _config_tables() -> list[tuple[str, dict]]:
+    cfg = load_configs()
+    tables = [("default", cfg["defaults"])]
+    tables += [(name, {**cfg["defaults"], **card["configs"]}) for name, card in cfg["cards"].items() if "configs" in card]
+    return tables
 
 
-# ---------------------------------------------------------------- plain dequantization
-def nf4_dequantize(qw: NF4Weight, dtype: torch.dtype = torch.bfloat16) -> torch.Tensor:
-    """W [N, K] in `dtype`, decoded in one pass (codes, nested absmax and offset fused)."""
-    n, k = qw.shape
-    _check(qw, k)
-    device = qw.packed.device
-    out = torch.empty((n, k), device=device, dtype=dtype)
-    bn = 64
-    _kernels(device).nf4_dequant_kernel[(-(-n // bn), k // qw.blocksize)](
-        *_wargs(qw, device), out, n, k, QB=qw.blocksize, BN=bn, DQ=qw.double_quant,
-        INTERP=device.type != "cuda", num_warps=4)
+def _specs_for(table: dict, dt: str, dq: bool, qb: int) -> list:
+    from .static_check import KernelSpec
+    ptrs = {**_W_PTRS, "absmax_ptr": "*u8" if dq else "*fp32"}
+    tag = f"{'dq' if dq else 'fp32-absmax'} {dt} qb{qb}"
+    d = _cfg(table["dequant"])
+    specs = [KernelSpec(f"dequant nb{d.nb} w{d.warps} {tag}", "nf4_dequant_kernel",
+                        {"QB": qb, "NB": d.nb, "DQ": dq, "INTERP": False}, {**ptrs, "out_ptr": f"*{dt}"},
+                        {"n_blocks": _N * _K // qb}, d.nb * qb, d.warps, d.stages, {"enable_fp_fusion": False})]
+    for split in (1, 2):  # SPLIT > 1 only changes the final store (fp32 partials); 2 stands for all
+        y = f"*{dt}" if split == 1 else "*fp32"
+        for row in table["gemv"]:
+            c = _cfg(row)
+            specs.append(KernelSpec(
+                f"gemv bn{c.bn} kb{c.kb} w{c.warps} split{split} {tag}", "nf4_gemv_kernel",
+                {"QB": qb, "BN": c.bn, "KB": c.kb, "DQ": dq, "SPLIT": split, "INTERP": False},
+                {**ptrs, "x_ptr": f"*{dt}", "y_ptr": y},
+                {"N": _N, "K": _K, "stride_xm": _K, "stride_ym": _N, "stride_ys": _N, "blocks_per_split": 64 // split},
+                c.bn * c.kb * qb, c.warps, c.stages, {"enable_fp_fusion": True}))
+        for row in table["small"]:
+            c = _cfg(row)
+            specs.append(KernelSpec(
+                f"small bm{c.bm} bn{c.bn} w{c.warps} split{split} {tag}", "nf4_mm_small_kernel",
+                {"QB": qb, "BM": c.bm, "BN": c.bn, "DQ": dq, "SPLIT": split, "INTERP": False},
+                {**ptrs, "x_ptr": f"*{dt}", "y_ptr": y},
+                {"M": c.bm, "N": _N, "K": _K, "stride_xm": _K, "stride_ym": _N, "stride_ys": _N * c.bm,
+                 "blocks_per_split": 64 // split},
+                c.bn * qb, c.warps, c.stages, {"enable_fp_fusion": True}))
+    return specs
+
+
+def launch_specs(dtypes=("bf16", "fp16"), double_quant=(True, False), blocksizes=(64,)) -> list:
+    """A static_check.KernelSpec for every kernel config the kit can launch: each config of the
+    defaults and of every card in nf4_configs.json, for bf16/fp16 activations, double-quantized or
+    plain fp32 absmax, split-K or not, and the given blocksizes (64 is what bitsandbytes' 4-bit
+    layers use). Specs that compile to the same kernel appear once."""
+    seen, out = set(), []
+    for _, table in _config_tables():
+        for dt in dtypes:
+            for dq in double_quant:
+                for qb in blocksizes:
+                    for s in _specs_for(table, dt, dq, qb):
+                        key = (s.kernel, tuple(sorted(s.constexprs.items())), s.num_warps, s.num_stages,
+                               tuple(sorted(s.ptrs.items())))
+                        if key not in seen:
+                            seen.add(key)
+                            out.append(s)
     return out

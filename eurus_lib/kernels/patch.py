@@ -2,15 +2,15 @@
 
 Patches each `bitsandbytes.nn.Linear4bit` holding NF4 (base layers) and each peft LoRA wrapper
 around one, by giving the module instance its own `forward`; `unpatch_nf4_linears` deletes it.
-Anything the fused path does not cover (several active adapters, DoRA and other variants,
-merged or disabled adapters, mixed-adapter batches, LoRA dropout while training, FP4 weights,
-K not a multiple of the blocksize, CPU-packed weights) falls back to the original forward.
+Anything our path does not cover (several active adapters, DoRA and other variants, merged or
+disabled adapters, mixed-adapter batches, LoRA dropout while training, FP4 weights, K not a
+multiple of the blocksize, CPU-packed weights) falls back to the original forward.
 
-Auto mode (enable=None) is on only where it pays: CUDA with Triton, after a probe that checks the
-kernels against bitsandbytes on the model's largest layer and times both for decode (M=1), small
-batches (M=16) and training (M=2048, forward + input grad; there also the one-pass decode +
-cuBLAS path). Each regime takes the fastest correct path on this card, bitsandbytes included.
-CPU: a no-op unless forced.
+Auto mode (enable=None) reads the committed `nf4_configs.json`: on a card with an entry it uses
+our path in each M regime (decode M=1, small M<=64, training above) where that entry's
+measurement says ours won, and bitsandbytes elsewhere; on a card without an entry it keeps
+bitsandbytes everywhere and says so once. Nothing is timed at patch time. CPU: a no-op unless
+forced (enable=True, which uses the pure-torch reference).
 
     from eurus_lib.kernels import patch_nf4_linears
     n = patch_nf4_linears(model)          # after get_peft_model(...), on the GPU
@@ -19,16 +19,18 @@ CPU: a no-op unless forced.
 from __future__ import annotations
 
 import types
+import warnings
 
 import torch
 
 from . import nf4_ref
 from .nf4_linear import nf4_linear
 
-# Path per M regime: "fused" kernels, "dequant" (one-pass decode + cuBLAS, still with the fused
-# LoRA autograd) or "bnb" (the original forward). patch_nf4_linears(enable=None) sets it by probing.
-POLICY = {"gemv": "fused", "small": "fused", "large": "fused"}
+# Who serves each M regime: "ours" (nf4_linear: the M=1 / small-M kernels, decode + cuBLAS for
+# training) or "bnb" (the original forward). patch_nf4_linears(enable=None) sets it from the JSON.
+POLICY = {"gemv": "ours", "small": "ours", "large": "ours"}
 SMALL_M = 64
+_WARNED: set = set()
 
 
 def _regime(m: int) -> str:
@@ -61,10 +63,9 @@ def _compute_dtype(base, x):
 
 def _base_forward(self, x, *args, **kwargs):
     qw = _nf4_weight(self)
-    path = POLICY[_regime(x.numel() // x.shape[-1])]
-    if qw is None or path == "bnb":
+    if qw is None or POLICY[_regime(x.numel() // x.shape[-1])] == "bnb":
         return self._eurus_orig_forward(x, *args, **kwargs)
-    y = nf4_linear(x.to(_compute_dtype(self, x)), qw, bias=self.bias, path=path)
+    y = nf4_linear(x.to(_compute_dtype(self, x)), qw, bias=self.bias)
     return y.to(x.dtype)
 
 
@@ -81,12 +82,11 @@ def _lora_fusable(self, kwargs) -> bool:
 def _lora_forward(self, x, *args, **kwargs):
     base = self.base_layer
     qw = _nf4_weight(base)
-    path = POLICY[_regime(x.numel() // x.shape[-1])]
-    if qw is None or path == "bnb" or not _lora_fusable(self, kwargs):
+    if qw is None or POLICY[_regime(x.numel() // x.shape[-1])] == "bnb" or not _lora_fusable(self, kwargs):
         return self._eurus_orig_forward(x, *args, **kwargs)
     name = [a for a in self.active_adapters if a in self.lora_A][0]
     y = nf4_linear(x.to(_compute_dtype(base, x)), qw, self.lora_A[name].weight, self.lora_B[name].weight,
-                   self.scaling[name], base.bias, path=path)
+                   self.scaling[name], base.bias)
     return y.to(x.dtype)
 
 
@@ -129,10 +129,33 @@ def kernels_available() -> bool:
     return True
 
 
+def auto_policy(card: str) -> dict | None:
+    """The committed per-regime choice for a card (as torch.cuda.get_device_name names it), or
+    None when no GPU run measured it there; then bitsandbytes stays, and we say so once."""
+    from .nf4_triton import CONFIG_FILE, card_entry
+    entry = card_entry(card)
+    if entry is None:
+        if card not in _WARNED:
+            _WARNED.add(card)
+            warnings.warn(f"patch_nf4_linears: no measurement for {card!r} in {CONFIG_FILE.name}, so "
+                          "bitsandbytes keeps every layer; run benchmarks/gpu_kernels_second_pass.py on "
+                          "this card and add its result to use the kit's kernels", stacklevel=3)
+        return None
+    return dict(entry["use"])
+
+
+def _model_card(layer) -> str | None:
+    """The GPU name of a CUDA layer where our kernels can run, else None."""
+    if layer.weight.device.type != "cuda" or not kernels_available():
+        return None
+    return torch.cuda.get_device_name(layer.weight.device)
+
+
 def patch_nf4_linears(model, enable: bool | None = None) -> int:
-    """Route the model's NF4 linear layers through the fused kernels; returns the number of 4-bit
-    layers now served by them (0 when nothing was patched). enable=False restores the originals;
-    True forces the patch on any device (CPU uses the pure-torch reference); None decides."""
+    """Route the model's NF4 linear layers through our kernels; returns the number of 4-bit
+    layers now served by them in some regime (0 when nothing was patched). enable=False restores
+    the originals; True forces our path in every regime on any device (CPU uses the pure-torch
+    reference); None follows nf4_configs.json for this card."""
     if enable is False:
         unpatch_nf4_linears(model)
         return 0
@@ -141,14 +164,13 @@ def patch_nf4_linears(model, enable: bool | None = None) -> int:
     if not layers:
         return 0
     if enable is None:
-        if layers[0].weight.device.type != "cuda" or not kernels_available():
+        card = _model_card(layers[0])
+        policy = auto_policy(card) if card is not None else None
+        if policy is None or set(policy.values()) == {"bnb"}:
             return 0
-        from .probe import probe_policy
-        POLICY.update(probe_policy(max(layers, key=lambda m: m.weight.quant_state.shape.numel())))
-        if set(POLICY.values()) == {"bnb"}:
-            return 0
+        POLICY.update(policy)
     else:
-        POLICY.update(gemv="fused", small="fused", large="fused")
+        POLICY.update(gemv="ours", small="ours", large="ours")
     for mod, kind in targets:
         _patch(mod, _lora_forward if kind == "lora" else _base_forward)
     return len(layers)
