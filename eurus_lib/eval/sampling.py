@@ -67,7 +67,8 @@ def sample_n(model, tokenizer, conversations: Sequence[Sequence[dict]], n: int, 
 def prefill(prompts: list[list[int]], model, pad_id: int, n: int):
     """(last-position logits, cache, attention mask), each repeated `n` times along the batch."""
     ids, mask = pad_batch(prompts, pad_id, "left", model_device(model))
-    out = model(input_ids=ids, attention_mask=mask, position_ids=position_ids(mask), use_cache=True)
+    out = model(input_ids=ids, attention_mask=mask, position_ids=position_ids(mask), use_cache=True,
+                logits_to_keep=1)  # only the last position's logits are needed
     cache = _cache_of(out)
     cache.batch_repeat_interleave(n)  # one copy of the prompt's keys and values per continuation
     return out.logits[:, -1].float().repeat_interleave(n, 0), cache, mask.repeat_interleave(n, 0)

@@ -9,8 +9,8 @@
 
 Each (conversation, response) is rendered with the chat template; the response's tokens are
 what the full conversation adds after the prompt with its generation prompt, so the assistant's
-end-of-turn tokens count too (as TRL's trainers count them). Prompt and response are tokenized
-separately, as TRL's preference trainers do, so the boundary never merges into one token.
+end-of-turn tokens count too. Prompt and response are tokenized separately (as TRL's DPOTrainer
+does), so the boundary never merges into one token and generated token ids re-score exactly.
 
 Rows are scored in length-sorted, padded batches under `torch.inference_mode`; position ids
 count real tokens only, so left and right padding give the one-at-a-time numbers (checked by
