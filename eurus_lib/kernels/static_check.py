@@ -209,7 +209,8 @@ def main(argv=None) -> int:
     print(_table(rows))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"arch": f"sm_{args.arch}", "kernels": rows}, f, indent=1)
+            import triton
+            json.dump({"arch": f"sm_{args.arch}", "triton": triton.__version__, "kernels": rows}, f, indent=1)
         print(f"wrote {args.json}")
     return 0
 
