@@ -56,6 +56,8 @@ class KernelSpec:
 
 def toolchain_problem(arch: int = 90) -> str | None:
     """None when Triton can compile for cuda sm_<arch> here, else one sentence saying why not."""
+    if os.environ.get("TRITON_INTERPRET") == "1":
+        return "TRITON_INTERPRET=1 turns the kernels into interpreted functions; unset it to compile them"
     try:
         import triton  # noqa: F401
         from triton import knobs
