@@ -119,6 +119,18 @@ def test_nf4_linear_autograd_runs_the_kernels_and_matches_the_torch_backend(monk
         assert _rel(g, r_) < 2e-2
 
 
+@runs_kernels
+def test_fp32_inputs_are_refused_by_the_kernels_and_take_the_decode_path_in_nf4_linear(monkeypatch):
+    from eurus_lib.kernels import nf4_triton as T
+    from eurus_lib.kernels.nf4_linear import nf4_linear
+    qw, x = _case(2, 40, 128)
+    with pytest.raises(ValueError, match="bf16 or fp16"):
+        T.nf4_gemv(x.float(), qw)
+    monkeypatch.setenv("EURUS_NF4_BACKEND", "triton")
+    y = nf4_linear(x.float(), qw)
+    assert y.dtype == torch.float32 and _rel(y, x.float() @ _w(qw, torch.float32).t()) < 1e-5
+
+
 @pytest.mark.skipif(INTERPRET or CUDA, reason="kernels already run directly in this process")
 def test_kernels_pass_under_the_interpreter():
     env = {**os.environ, "TRITON_INTERPRET": "1", "CUDA_VISIBLE_DEVICES": ""}

@@ -96,7 +96,7 @@ def _kernel_forward(x2, qw, bias):
 
 def _forward(x2, qw, bias, path, keep_w):
     """(y, W kept for the backward or None)."""
-    if path == "auto" and x2.shape[0] <= SMALL_M:
+    if path == "auto" and x2.shape[0] <= SMALL_M and x2.dtype in (torch.bfloat16, torch.float16):
         if backend(x2) == "torch":
             return nf4_ref.nf4_linear_ref(x2, qw, bias), None
         return _kernel_forward(x2, qw, bias), None

@@ -121,6 +121,9 @@ def _check(qw: NF4Weight, k_in: int) -> None:
 def _aligned_rows(x: torch.Tensor) -> torch.Tensor:
     """x as contiguous rows starting on a 16-byte boundary: the kernels read x as int32 pairs, and
     the statically checked (and vectorised) variant is the one for aligned pointers."""
+    if x.dtype not in (torch.bfloat16, torch.float16):
+        raise ValueError(f"the NF4 GEMV and small-M kernels take bf16 or fp16 inputs, got {x.dtype}; "
+                         "cast x to the layer's compute dtype or use nf4_dequantize + matmul")
     x = x.contiguous()
     return x if x.data_ptr() % 16 == 0 else x.clone()
 
