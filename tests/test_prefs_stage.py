@@ -6,7 +6,7 @@ import subprocess
 import time
 
 import pytest
-from prefs_support import BAD_PAIRS, GOOD_PAIRS, losses, make_run, prefs_command, start_prefs
+from prefs_support import BAD_PAIRS, GOOD_PAIRS, losses, make_run, pair_rows, prefs_command, start_prefs
 
 ALGOS = ("dpo", "kto", "nca")
 
@@ -89,3 +89,36 @@ def test_a_killed_stage_resumes_from_its_checkpoint_with_every_step_logged_once(
     assert [s for s, _ in losses(tmp_path / "b", "kto")] == [1, 2, 3, 4]
     assert [loss for _, loss in losses(tmp_path / "b", "kto")] == pytest.approx([x for _, x in uninterrupted],
                                                                                  rel=1e-4)
+
+
+@pytest.mark.slow
+def test_qlora_start_trains_the_sft_adapter_on_and_scores_the_same_reference_as_the_merged_start(tmp_path):
+    from eurus_lib.prefs.data import dpo_rows, token_lengths, usable_pairs
+    from eurus_lib.prefs.policy import start_policy
+    from eurus_lib.prefs.reference import shared_reference
+    from eurus_lib.prefs.train import train_algorithm
+
+    cfg, run = make_run(tmp_path, ["prefs.max_steps=1"])
+    sft = tmp_path / "sft" / "model"
+    merged = start_policy(sft, cfg.model, "cpu")  # what model.load_in_4bit=false gets
+    pairs, _ = usable_pairs(pair_rows()[:4], token_lengths(merged.tok), cfg.model.max_seq_len)
+    batches, common = [[0, 1], [2, 3]], dict(with_kl=True, seed=0, device="cpu", max_length=cfg.model.max_seq_len)
+    want = shared_reference(merged, pairs, batches, cfg.prefs, tmp_path / "a", **common)
+    del merged
+
+    kept = start_policy(sft, cfg.model, "cpu", mode="ref_adapter")  # what model.load_in_4bit=true gets
+    trainable = {n for n, p in kept.model.named_parameters() if p.requires_grad}
+    assert kept.peft_config is None and trainable and all("lora_" in n for n in trainable)
+    got = shared_reference(kept, pairs, batches, cfg.prefs, tmp_path / "b", **common)
+    for pid, row in want.items():
+        for key in ("chosen", "rejected", "kl_desirable", "kl_undesirable"):
+            assert got[pid][key] == pytest.approx(row[key], abs=1e-3), (pid, key)
+
+    kept = start_policy(sft, cfg.model, "cpu", mode="ref_adapter")
+    train_algorithm("dpo", kept, dpo_rows(pairs, batches, got), cfg.prefs, tmp_path / "dpo", sft_dir=sft, seed=0,
+                    device="cpu", max_length=cfg.model.max_seq_len)
+    first = json.loads((tmp_path / "dpo" / "log.jsonl").read_text().splitlines()[0])
+    assert abs(first["rewards/chosen"]) < 1e-3  # TRL's "ref" copy is the SFT adapter: reward 0 before any update
+    saved = json.loads((tmp_path / "dpo" / "model" / "adapter_config.json").read_text())
+    assert saved["base_model_name_or_path"] == json.loads((sft / "adapter_config.json").read_text())[
+        "base_model_name_or_path"]  # a whole adapter on the base, not stacked on sft/model
