@@ -18,16 +18,26 @@ from pathlib import Path
 from ..training import StepLog, checkpoint_step, drop_checkpoints, last_checkpoint, trainer_args
 
 
+def sft_config(settings, out_dir: str | Path, *, seed: int, device: str, max_length: int):
+    """TRL's SFTConfig for the stage's settings: loss on the completion only, length-grouped batches.
+
+    Notebook 02 builds the same trainer from it to show that its hand-written loss is TRL's.
+    """
+    from trl import SFTConfig
+
+    return trainer_args(SFTConfig, settings, Path(out_dir), seed=seed, device=device, max_length=max_length,
+                        completion_only_loss=True, train_sampling_strategy="group_by_length")
+
+
 def train_sft(model, tok, examples: list[dict], settings, out_dir: str | Path, *, seed: int, device: str,
               max_length: int, on_record: Callable[[dict], None] | None = None) -> dict:
     """Train `model` (a peft LoRA model, or a full model) on `examples`; save it to out_dir/model."""
     from datasets import Dataset
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTTrainer
 
     out_dir = Path(out_dir)
     resume = last_checkpoint(out_dir)
-    args = trainer_args(SFTConfig, settings, out_dir, seed=seed, device=device, max_length=max_length,
-                        completion_only_loss=True, train_sampling_strategy="group_by_length")
+    args = sft_config(settings, out_dir, seed=seed, device=device, max_length=max_length)
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(examples), processing_class=tok,
                          callbacks=[StepLog(out_dir / "log.jsonl", resume_step=checkpoint_step(resume),
                                             on_record=on_record)])
