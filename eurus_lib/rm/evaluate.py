@@ -66,16 +66,30 @@ def _pair(task, kind: str, chosen: str, wrong: tuple[str, dict], chosen_from: st
             "chosen_from": chosen_from, "rejected_from": wrong[0]}
 
 
-def score_pairs(model, tok, pairs: Sequence[dict], *, batch_size: int = 16, progress: bool | str = False) -> list[dict]:
-    """Each pair with `chosen_reward` and `rejected_reward`, all 2N answers scored in one batched pass."""
+def score_pairs(model, tok, pairs: Sequence[dict], *, batch_size: int = 16, progress: bool | str = False,
+                trunk=None) -> list[dict]:
+    """Each pair with `chosen_reward` and `rejected_reward`, all 2N answers scored in one batched pass.
+
+    With `trunk` (a `trunk.TrunkCache`), the frozen layers are read from it: the same rewards, computed once
+    for all the objectives of a run.
+    """
     from ..eval.scoring import reward_scores
 
     prompts = [p["prompt"] for p in pairs] * 2
     responses = [p["chosen"] for p in pairs] + [p["rejected"] for p in pairs]
-    rewards = reward_scores(model, tok, prompts, responses, batch_size=batch_size, progress=progress)
+    if trunk is not None:
+        rewards = trunk.scores({"rm": model}, tok, prompts, responses, batch_size=batch_size, progress=progress)["rm"]
+    else:
+        rewards = reward_scores(model, tok, prompts, responses, batch_size=batch_size, progress=progress)
     n = len(pairs)
     return [{"id": p["id"], "family": p["family"], "kind": p["kind"], "chosen_reward": rewards[i],
              "rejected_reward": rewards[n + i]} for i, p in enumerate(pairs)]
+
+
+def length_scores(pairs: Sequence[dict]) -> list[dict]:
+    """A shortcut to compare with: "reward" = the answer's length in characters (the longer answer wins)."""
+    return [{"id": p["id"], "family": p["family"], "kind": p["kind"], "chosen_reward": float(len(p["chosen"])),
+             "rejected_reward": float(len(p["rejected"]))} for p in pairs]
 
 
 def summarize(scored: Sequence[dict], kind: str = "ground_truth") -> dict[str, dict]:

@@ -17,19 +17,27 @@ from ..plots.rm import OBJECTIVE_LABELS
 # Paper Table 4 (eurus-paper.md section 3.4): RewardBench without prior sets, percent.
 PAPER_TABLE4 = {"bt+dr": ("Eurus-RM-7B", 87.0, 65.3), "bt": ("w/o L_DR", 77.5, 59.9), "dr": ("w/o L_BT", 84.2, 58.5)}
 PAPER_GENERAL = "340K UltraFeedback + ~3K UltraSafety pairs"
+LENGTH_ROW = "longer answer wins (a shortcut, no model)"
 
 
 def render(s: dict) -> str:
-    objectives = list(s["objectives"])
     parts = [data_paragraph(s["data"]), "", training_table(s), "",
              f"**Held-out pairs.** {heldout_paragraph(s['heldout'])} Pairwise accuracy (chosen reward > rejected "
              "reward), percent [95% Wilson interval]:", "",
-             comparison_markdown({"groups": s["groups"], "policies": {o: s["objectives"][o]["eval"] for o in objectives}}),
+             accuracy_table(s),
              "", "How often the reward of the correct answer is positive and that of the wrong answer negative "
              "(what L_DR asks for; Bradley-Terry leaves the offset free):", "", signs_table(s), "",
              "**Table 4 analog.**", "", table4(s), "", table4_note(), "", "**Verdicts.**", "",
              *[f"- {v}" for v in verdicts(s)]]
     return "\n".join(parts)
+
+
+def accuracy_table(s: dict) -> str:
+    """Per objective and family, with the longer-answer shortcut as a last row to compare with."""
+    rows = {o: s["objectives"][o]["eval"] for o in s["objectives"]}
+    if s.get("length_baseline"):
+        rows[LENGTH_ROW] = s["length_baseline"]
+    return comparison_markdown({"groups": s["groups"], "policies": rows})
 
 
 def data_paragraph(d: dict) -> str:
@@ -51,12 +59,23 @@ def data_paragraph(d: dict) -> str:
 
 
 def training_table(s: dict) -> str:
-    lines = ["| objective | start | steps | final mean loss | train seconds | scoring seconds |", "|---|---|---|---|---|---|"]
+    lines = ["| objective | start | steps | mean training loss | training s (CPU s) | held-out scoring s (CPU s) |",
+             "|---|---|---|---|---|---|"]
     for name, o in s["objectives"].items():
-        t = o["train"]
+        t, sc = o["train"], o.get("scoring") or {}
         lines.append(f"| {OBJECTIVE_LABELS.get(name, name)} | SFT model ({t['mode']}) + new head | {t['steps']} | "
-                     f"{t['train_loss']:.3f} | {t['seconds'] or 0:.0f} | {o.get('score_seconds', 0):.0f} |")
-    return "\n".join(lines)
+                     f"{t['train_loss']:.3f} | {_secs(t)} | {_secs(sc) if sc else 'cached'} |")
+    note = ("Wall seconds move with whatever else runs on the machine; CPU seconds (this process, all threads) "
+            "barely do.")
+    if s.get("trunk"):
+        note += (f" The objectives differ only in their last {s['trunk']['k']} decoder layers and head, so the frozen "
+                 f"layers below were run once per distinct sequence ({s['trunk']['tokens']} tokens) and shared by "
+                 "every objective, training step and held-out score (exact: `eurus_lib/rm/trunk.py`).")
+    return "\n".join(lines) + "\n\n" + note
+
+
+def _secs(t: dict) -> str:
+    return f"{t.get('seconds') or 0:.0f} ({t.get('cpu_seconds') or 0:.0f})"
 
 
 def heldout_paragraph(h: dict) -> str:
@@ -98,7 +117,19 @@ def table4_note() -> str:
 
 
 def verdicts(s: dict) -> list[str]:
-    return [chance_verdict(s), order_verdict(s), signs_verdict(s), control_verdict(s)]
+    return [chance_verdict(s), order_verdict(s), signs_verdict(s), length_verdict(s), control_verdict(s)]
+
+
+def length_verdict(s: dict) -> str:
+    base = (s.get("length_baseline") or {}).get("all")
+    if not base:
+        return "No length baseline in this summary."
+    best = max(o["eval"]["all"]["accuracy"] for o in s["objectives"].values())
+    text = f"Picking the longer answer, with no model, ranks {_cell(base)} of the held-out pairs"
+    if base["accuracy"] >= best:
+        return text + (", as well as or better than every reward model: on these pairs length alone separates correct "
+                       "from wrong, so their accuracy does not show that a model judges correctness.")
+    return text + "; the reward models do better than that shortcut."
 
 
 def chance_verdict(s: dict) -> str:

@@ -40,8 +40,10 @@ def run(cfg, run: RunDir) -> dict:
             "sources": dict(Counter(r["source"] for r in rows)), "skipped": {k: skipped[k] for k in SKIP_REASONS}}
     print(f"[rm] {len(rows)} training pairs {data['sources']}; skipped {dict(skipped) or 'none'}", flush=True)
     pairs, counts = build_heldout(run, cfg, device)
-    results = {o: train_and_score(o, rows, pairs, cfg, run, device) for o in cfg.rm.objectives}
+    trunk = shared_trunk(cfg)
+    results = {o: train_and_score(o, rows, pairs, cfg, run, device, trunk) for o in cfg.rm.objectives}
     summary = make_summary(data, counts, pairs, results)
+    summary["trunk"] = {"k": trunk.k, "tokens": trunk.trunk_tokens} if trunk else None
     run.path("rm", "summary.json").write_text(json.dumps(summary, indent=1))
     figures = draw_figures(run)
     models = [str(run.root / "rm" / o / "model") for o in cfg.rm.objectives]
@@ -50,6 +52,15 @@ def run(cfg, run: RunDir) -> dict:
 
 def max_length(cfg) -> int:
     return min(cfg.rm.max_length, cfg.model.max_seq_len)
+
+
+def shared_trunk(cfg):
+    """One trunk cache for all objectives when they can share it: merged SFT body, LoRA on the last k layers."""
+    from .model import rm_model_settings, start_mode
+    from .trunk import TrunkCache
+
+    k = rm_model_settings(cfg).lora_layers
+    return TrunkCache(k) if start_mode(cfg.model) == "merge" and k > 0 else None
 
 
 def build_heldout(run: RunDir, cfg, device: str) -> tuple[list[dict], dict]:
@@ -74,19 +85,21 @@ def _answer_with_sft(run: RunDir, cfg, device: str, tasks) -> list[dict]:
     return heldout_records(run, "rm", "sft", model, tok, cfg, tasks)
 
 
-def train_and_score(objective: str, rows: list[dict], pairs: list[dict], cfg, run: RunDir, device: str) -> dict:
+def train_and_score(objective: str, rows: list[dict], pairs: list[dict], cfg, run: RunDir, device: str,
+                    trunk=None) -> dict:
     """Train one objective (unless finished earlier), then score the held-out pairs with the saved model."""
     from .evaluate import summarize
 
-    train = train_one(objective, rows, cfg, run, device)
-    scored, seconds = score_one(objective, pairs, cfg, run, device)
+    train = train_one(objective, rows, cfg, run, device, trunk)
+    scored, timing = score_one(objective, pairs, cfg, run, device, trunk)
     control = summarize(scored, kind="policy").get("all", {})
-    return {"train": train, "eval": summarize(scored), "control": control, "score_seconds": seconds}
+    return {"train": train, "eval": summarize(scored), "control": control, "scoring": timing}
 
 
-def train_one(objective: str, rows: list[dict], cfg, run: RunDir, device: str) -> dict:
+def train_one(objective: str, rows: list[dict], cfg, run: RunDir, device: str, trunk=None) -> dict:
     from .model import rm_model_settings, start_reward_model
     from .train import DONE_FILE, is_trained, train_objective
+    from .trunk import shares_trunk
 
     out_dir = run.root / "rm" / objective
     if is_trained(out_dir):
@@ -95,38 +108,46 @@ def train_one(objective: str, rows: list[dict], cfg, run: RunDir, device: str) -
     sft_dir = run.root / "sft" / "model"
     model, tok, mode = start_reward_model(sft_dir, rm_model_settings(cfg), device, seed=cfg.run.seed)
     print(f"[rm] {objective}: training on {len(rows)} pairs from the SFT model ({mode}) ...", flush=True)
+    trunk = trunk if trunk is not None and shares_trunk(model, trunk.k) else None
     summary = train_objective(objective, model, tok, mode, rows, cfg.rm, out_dir, sft_dir=sft_dir,
-                              seed=cfg.run.seed, device=device, max_length=max_length(cfg))
+                              seed=cfg.run.seed, device=device, max_length=max_length(cfg), trunk=trunk)
     del model
     gc.collect()
     return summary
 
 
-def score_one(objective: str, pairs: list[dict], cfg, run: RunDir, device: str) -> tuple[list[dict], float | None]:
-    """Rewards of every held-out pair under the saved model, loaded as the eval stage loads it."""
+def score_one(objective: str, pairs: list[dict], cfg, run: RunDir, device: str,
+              trunk=None) -> tuple[list[dict], dict]:
+    """Rewards of every held-out pair under the saved model, loaded as the eval stage loads it; wall and CPU seconds."""
     from .evaluate import score_pairs
     from .model import load_trained_reward_model
+    from .trunk import shares_trunk
 
     path = run.root / "rm" / objective / "heldout_scores.jsonl"
     cached = read_jsonl(path)
     if [r["id"] for r in cached] == [p["id"] for p in pairs]:
-        return cached, None
-    t0 = time.perf_counter()
+        return cached, {}
+    wall, cpu = time.perf_counter(), time.process_time()
     model, tok = load_trained_reward_model(run, objective, cfg, device)
-    scored = score_pairs(model, tok, pairs, batch_size=cfg.rm.score_batch_size, progress=f"{objective}: held-out")
+    trunk = trunk if trunk is not None and shares_trunk(model, trunk.k) else None
+    scored = score_pairs(model, tok, pairs, batch_size=cfg.rm.score_batch_size, progress=f"{objective}: held-out",
+                         trunk=trunk)
     write_jsonl(path, scored)
     del model
     gc.collect()
-    return scored, time.perf_counter() - t0
+    return scored, {"seconds": time.perf_counter() - wall, "cpu_seconds": time.process_time() - cpu}
 
 
 def make_summary(data: dict, counts: dict, pairs: list[dict], results: dict) -> dict:
+    from .evaluate import length_scores, summarize
+
     truth = [p for p in pairs if p["kind"] == "ground_truth"]
     families = sorted({p["family"] for p in truth})
     heldout = {**counts, "pairs": len(truth),
                "rejected_from": "the SFT policy's, or the base policy's where SFT was right"}
     control = {o: r["control"] for o, r in results.items() if r["control"]}
-    return {"data": data, "heldout": heldout, "groups": [*families, "all"], "objectives": results, "control": control}
+    return {"data": data, "heldout": heldout, "groups": [*families, "all"], "objectives": results, "control": control,
+            "length_baseline": summarize(length_scores(pairs))}
 
 
 def draw_figures(run: RunDir) -> list[str]:

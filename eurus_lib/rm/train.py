@@ -17,6 +17,7 @@ etc., so the reward-dynamics plot of figure 5 draws them too). A checkpoint is w
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -55,14 +56,16 @@ def _make_classes() -> dict:
     class EurusRewardTrainer(RewardTrainer):
         """RewardTrainer whose loss is `reward_model_loss(chosen, rejected, objective, dr_rows)`."""
 
-        def __init__(self, *args, objective: str, **kwargs):
-            self.objective = objective
+        def __init__(self, *args, objective: str, trunk=None, **kwargs):
+            self.objective, self.trunk = objective, trunk
             super().__init__(*args, **kwargs)
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             dr_rows = inputs.pop("dr_rows")
             inputs.pop("margin", None)  # our rows carry none; Eurus's losses have no margin term
-            outputs = model(**inputs, use_cache=False)
+            # With a shared trunk (trunk.py) the frozen layers' output comes from the cache: the same numbers.
+            forward = model if self.trunk is None else lambda **kw: self.trunk.forward(model, **kw)
+            outputs = forward(**inputs, use_cache=False)
             chosen, rejected = torch.chunk(outputs.logits.squeeze(-1).float(), chunks=2)
             loss = reward_model_loss(chosen, rejected, self.objective, dr_rows)
             self._record(chosen.detach(), rejected.detach(), dr_rows)
@@ -84,9 +87,12 @@ def is_trained(out_dir: Path) -> bool:
 
 
 def train_objective(objective: str, model, tok, mode: str, rows: list[dict], settings, out_dir: str | Path, *,
-                    sft_dir: Path, seed: int, device: str, max_length: int,
+                    sft_dir: Path, seed: int, device: str, max_length: int, trunk=None,
                     on_record: Callable[[dict], None] | None = None) -> dict:
-    """Train one objective on `rows` (`data.tokenize_pairs`); save the model to out_dir/model; summarize."""
+    """Train one objective on `rows` (`data.tokenize_pairs`); save the model to out_dir/model; summarize.
+
+    `trunk`: a `trunk.TrunkCache` shared by the objectives of one run (see trunk.py), or None.
+    """
     from datasets import Dataset
     from trl import RewardConfig
 
@@ -98,14 +104,17 @@ def train_objective(objective: str, model, tok, mode: str, rows: list[dict], set
                         train_sampling_strategy="group_by_length", length_column_name="length")
     trainer = trainer_cls(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,
                           data_collator=collator_cls(pad_token_id=tok.pad_token_id), objective=objective,
+                          trunk=trunk,
                           callbacks=[StepLog(out_dir / "log.jsonl", resume_step=checkpoint_step(resume),
                                              on_record=on_record, extra={"objective": objective})])
     if resume:
         print(f"[rm] {objective}: resuming from {resume}", flush=True)
+    cpu = time.process_time()  # CPU seconds of this process: a timing that other jobs on the machine barely move
     result = trainer.train(resume_from_checkpoint=resume)
     save_reward_model(trainer, tok, mode, out_dir / "model", Path(sft_dir))
     drop_checkpoints(out_dir)
     summary = {"objective": objective, "mode": mode, "steps": trainer.state.global_step,
-               "train_loss": result.training_loss, "seconds": result.metrics.get("train_runtime"), "pairs": len(rows)}
+               "train_loss": result.training_loss, "seconds": result.metrics.get("train_runtime"),
+               "cpu_seconds": time.process_time() - cpu, "pairs": len(rows)}
     (out_dir / DONE_FILE).write_text(json.dumps(summary, indent=1))
     return summary

@@ -1,0 +1,163 @@
+"""Share the frozen trunk between reward models that differ only in their last k layers and head.
+
+    cache = TrunkCache(k=2)                                   # rm.lora_layers=2
+    out = cache.forward(model, input_ids, attention_mask)     # == model(input_ids, attention_mask), exactly
+    rewards = cache.scores({"bt+dr": rm1, "bt": rm2}, tok, prompts, responses)
+
+In "merge" mode with LoRA on the last k decoder layers (`rm.lora_layers`), every reward model of a
+run, whatever its objective, is the same merged SFT body in layers 0..n-k-1 (frozen, no adapters)
+under its own last k layers and head. The hidden states entering layer n-k therefore depend on the
+sequence alone: computed once, they serve all three objectives, every training step that sees the
+sequence again, and the held-out scoring. On the tiny preset (30 layers, k=2) that removes ~28/30
+of a forward pass from all but the first use of each sequence: the three ablations then cost about
+one trunk pass over their shared batches plus three thin tops (measured in the rm report).
+
+It is exact, not an approximation: the model's own forward runs, with the first n-k decoder layers
+swapped (only for that call) for stand-ins that hand the cached states to layer n-k; embeddings,
+masks, rotary positions, the top layers, the final norm and transformers' last-non-pad-token head
+are the model's. It holds for right or left padding (states are cached per real token, keyed by the
+sequence's token ids), and tests/test_rm_trunk.py checks it against the plain forward and against
+`eval.scoring.reward_scores`. `shares_trunk` refuses a model with anything trainable or adapted
+below layer n-k (QLoRA "continue" mode, full fine-tuning): those go through the plain forward.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Mapping, Sequence
+
+_LAYER = re.compile(r"\.layers\.(\d+)\.")
+
+
+def decoder(model):
+    """The decoder stack (e.g. LlamaModel) inside a sequence classifier, peft-wrapped or not."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return getattr(base, base.base_model_prefix)
+
+
+def shares_trunk(model, k: int) -> bool:
+    """True when nothing below the last k decoder layers is adapted or trainable (so the trunk is the SFT body)."""
+    if k <= 0:
+        return False
+    n = len(decoder(model).layers)
+    for name, param in model.named_parameters():
+        m = _LAYER.search(name)
+        low = m is not None and int(m.group(1)) < n - k
+        if low and ("lora_" in name or param.requires_grad):
+            return False
+        if m is None and param.requires_grad and "score" not in name:
+            return False  # a trainable embedding or norm outside the layers
+    return True
+
+
+class _Pass:
+    """Stands in for a skipped trunk layer: returns the hidden states it is given."""
+
+    def __call__(self, hidden_states, *args, **kwargs):
+        return hidden_states
+
+
+class _Replay:
+    """Stands in for the last trunk layer: returns the cached states entering layer n-k."""
+
+    def __init__(self, states):
+        self.states = states
+
+    def __call__(self, hidden_states, *args, **kwargs):
+        return self.states.to(hidden_states.dtype)
+
+
+class _Stop(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _swapped_trunk(model, k: int, states):
+    """For one call: layers 0..n-k-1 replaced by stand-ins, the last of which returns `states`."""
+    dec = decoder(model)
+    layers = dec.layers
+    n = len(layers)
+    stand_ins = [_Pass()] * (n - k - 1) + [_Replay(states)] + list(layers[n - k:])
+    dec.__dict__["layers"] = stand_ins  # shadows the registered ModuleList for this call only: nothing saved
+    try:
+        yield
+    finally:
+        del dec.__dict__["layers"]
+
+
+class TrunkCache:
+    """Hidden states entering layer n-k, one tensor (real tokens x hidden) per distinct sequence."""
+
+    def __init__(self, k: int):
+        self.k = k
+        self.states: dict[tuple, object] = {}
+        self.trunk_tokens = 0  # tokens that went through the trunk (each sequence once)
+
+    def forward(self, model, input_ids, attention_mask, **kwargs):
+        """The model's output on this batch, with the trunk read from the cache (filled first where missing)."""
+        import torch
+
+        real = attention_mask.bool()
+        keys = [tuple(ids[m].tolist()) for ids, m in zip(input_ids, real)]
+        missing = [i for i, key in enumerate(keys) if key not in self.states]
+        if missing:
+            self._fill(model, input_ids[missing], attention_mask[missing], [keys[i] for i in missing])
+        first = self.states[keys[0]]
+        states = torch.zeros((*input_ids.shape, first.shape[-1]), dtype=first.dtype, device=first.device)
+        for i, key in enumerate(keys):
+            states[i, real[i]] = self.states[key]
+        with _swapped_trunk(model, self.k, states):
+            return model(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+
+    def _fill(self, model, input_ids, attention_mask, keys):
+        import torch
+
+        captured = {}
+
+        def hook(module, args, output):
+            captured["states"] = output[0] if isinstance(output, tuple) else output
+            raise _Stop  # the layers above are not needed for the cache
+
+        layer = decoder(model).layers[-self.k - 1]
+        handle = layer.register_forward_hook(hook)
+        real = attention_mask.bool()
+        with torch.no_grad():
+            try:
+                model(input_ids=input_ids, attention_mask=attention_mask, position_ids=_positions(attention_mask))
+            except _Stop:
+                pass
+            finally:
+                handle.remove()
+        for i, key in enumerate(keys):
+            self.states[key] = captured["states"][i, real[i]].detach()
+        self.trunk_tokens += int(real.sum())
+
+    def scores(self, models: Mapping[str, object], tok, prompts: Sequence, responses: Sequence[str], *,
+               batch_size: int = 16, progress: bool | str = False) -> dict[str, list[float]]:
+        """Each model's reward for every (prompt, response), as `reward_scores` gives it, with one trunk pass."""
+        import torch
+
+        from ..eval.padding import length_sorted_batches, model_device, pad_batch
+        from ..progress import progress_bar
+        from .data import reward_input_ids
+
+        rows = [reward_input_ids(tok, p, r) for p, r in zip(prompts, responses, strict=True)]
+        out = {name: [0.0] * len(rows) for name in models}
+        device = model_device(next(iter(models.values())))
+        desc = progress if isinstance(progress, str) else "rewarding"
+        with torch.inference_mode(), progress_bar(len(rows), desc, "answer", bool(progress)) as bar:
+            for batch in length_sorted_batches([len(r) for r in rows], batch_size):
+                ids, mask = pad_batch([rows[i] for i in batch], tok.pad_token_id, "right", device)
+                for name, model in models.items():
+                    logits = self.forward(model, ids, mask, position_ids=_positions(mask)).logits
+                    for i, value in zip(batch, logits[:, 0].float().tolist()):
+                        out[name][i] = value
+                bar.update(len(batch))
+        return out
+
+
+def _positions(mask):
+    from ..eval.padding import position_ids
+
+    return position_ids(mask)
