@@ -24,7 +24,7 @@ GRID_KEYS = ("beta", "lr", "steps", "pairs", "lora_layers")
 
 def cell_overrides(cell: dict) -> list[str]:
     return [f"prefs.beta={cell['beta']}", f"prefs.lr={cell['lr']}", f"prefs.max_steps={cell['steps']}",
-            f"prefs.max_pairs={cell['pairs']}", f"model.lora_layers={cell['lora_layers']}"]
+            f"prefs.max_pairs={cell['pairs']}", f"prefs.lora_layers={cell['lora_layers']}"]
 
 
 def cell_name(cell: dict) -> str:
@@ -50,7 +50,8 @@ def run_cell(run, cfg, cell: dict, out: Path) -> dict:
     for algo in cfg.prefs.algorithms:
         if finished(out / algo) is None:
             rows = (kto_rows if algo == "kto" else dpo_rows)(pairs, batches, ref)
-            train_algorithm(algo, start_policy(sft_dir, cfg.model, device), rows, cfg.prefs, out / algo,
+            start = start_policy(sft_dir, cfg.model, device, lora_layers=cfg.prefs.lora_layers)
+            train_algorithm(algo, start, rows, cfg.prefs, out / algo,
                             sft_dir=sft_dir, seed=cfg.run.seed, device=device, max_length=cfg.model.max_seq_len)
     return {algo: read_jsonl(out / algo / "log.jsonl") for algo in cfg.prefs.algorithms}
 

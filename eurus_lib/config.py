@@ -136,6 +136,10 @@ class PrefsSettings:
                          min=1)
     ref_batch_size: int = _f(8, "Pairs per forward pass when the reference log-probs are computed (once, shared "
                                 "by all algorithms).", min=1)
+    lora_layers: int = _f(-1, "Fresh LoRA adapters on the top k decoder layers for preference training (-1: as "
+                              "model.lora_layers; 0: every layer). The SFT adapter is merged into the weights first, "
+                              "so k is free of the SFT stage's; with model.load_in_4bit the SFT adapter itself trains "
+                              "on and this is not used.", min=-1)
 
 
 @dataclass

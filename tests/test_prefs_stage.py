@@ -11,52 +11,71 @@ from prefs_support import BAD_PAIRS, GOOD_PAIRS, losses, make_run, pair_rows, pr
 ALGOS = ("dpo", "kto", "nca")
 
 
-@pytest.mark.slow
-def test_stage_trains_all_three_from_one_shared_reference_and_reports_a_verdict(tmp_path):
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory):
+    """One run of the whole stage (all three algorithms) that several tests read."""
     from eurus_lib.pipeline import run_stage
-    from eurus_lib.prefs.stage import report
     from eurus_lib.stages import get_stage
 
-    cfg, run = make_run(tmp_path)
-    summary = run_stage(get_stage("prefs"), cfg, run)
+    root = tmp_path_factory.mktemp("prefs")
+    cfg, run = make_run(root)
+    return cfg, run, run_stage(get_stage("prefs"), cfg, run)
 
+
+@pytest.mark.slow
+def test_stage_trains_all_three_from_one_shared_reference(staged):
+    cfg, run, summary = staged
+    root = run.root
     assert summary["skipped"] == {**BAD_PAIRS, "kto_leftover": 1} and summary["pairs"] == GOOD_PAIRS - 1
-    ref = [json.loads(x) for x in (tmp_path / "prefs" / "reference_logps.jsonl").read_text().splitlines()]
+    ref = [json.loads(x) for x in (root / "prefs" / "reference_logps.jsonl").read_text().splitlines()]
     assert len(ref) == GOOD_PAIRS - 1 and all("kl_desirable" in r for r in ref)
     for algo in ALGOS:
-        log = [json.loads(x) for x in (tmp_path / "prefs" / algo / "log.jsonl").read_text().splitlines()]
+        log = [json.loads(x) for x in (root / "prefs" / algo / "log.jsonl").read_text().splitlines()]
         assert [r["step"] for r in log] == [1, 2, 3]
         for key in ("rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies", "loss"):
             assert all(key in r for r in log), (algo, key)
         # before the first update the policy is the SFT policy: the shared reference must give it reward 0
         assert abs(log[0]["rewards/chosen"]) < 1e-3 and abs(log[0]["rewards/rejected"]) < 1e-3, algo
         assert log[-1]["rewards/margins"] != 0.0, algo  # and then it learns
-        assert (tmp_path / "prefs" / algo / "model" / "adapter_config.json").is_file()
-        assert len((tmp_path / "prefs" / "heldout" / f"{algo}.jsonl").read_text().splitlines()) == 2
-    assert (tmp_path / "prefs" / "heldout" / "sft.jsonl").is_file()  # the sft stage scored nothing here
+        assert (root / "prefs" / algo / "model" / "adapter_config.json").is_file()
+        assert len((root / "prefs" / "heldout" / f"{algo}.jsonl").read_text().splitlines()) == 2
+    assert (root / "prefs" / "heldout" / "sft.jsonl").is_file()  # the sft stage scored nothing here
     assert set(summary["heldout"]["policies"]) == {"sft", *ALGOS}
-    assert summary["verdict"]["rewards"]["status"] in ("shown", "partly shown", "not shown")
     for name in ("prefs_reward_dynamics.png", "prefs_heldout.png"):
-        assert (tmp_path / "figures" / name).stat().st_size > 10_000
-
-    text = report(run)
-    assert "Reward dynamics: the paper's effect is" in text and "paper 7B KTO" in text
-    assert "1 with chosen identical to rejected" in text
-    assert run_stage(get_stage("prefs"), cfg, run) == summary  # done with these settings: skipped
+        assert (root / "figures" / name).stat().st_size > 10_000
 
 
 @pytest.mark.slow
-def test_trained_adapter_loads_on_top_of_the_sft_adapter(tmp_path):
-    import torch
+def test_report_gives_a_verdict_computed_from_the_logs_and_the_paper_beside_ours(staged):
+    from eurus_lib.prefs.stage import report
 
-    from eurus_lib.models import load_policy
+    _, run, summary = staged
+    assert summary["verdict"]["rewards"]["status"] in ("shown", "partly shown", "not shown")
+    text = report(run)
+    assert f"the paper's effect is {summary['verdict']['rewards']['status']}" in text and "paper 7B KTO" in text
+    assert "1 with chosen identical to rejected" in text
+
+
+@pytest.mark.slow
+def test_a_finished_stage_is_not_run_again(staged):
     from eurus_lib.pipeline import run_stage
     from eurus_lib.stages import get_stage
 
-    cfg, run = make_run(tmp_path, ["prefs.algorithms=dpo", "prefs.max_steps=2"])
-    run_stage(get_stage("prefs"), cfg, run)
-    stacked, tok = load_policy(str(tmp_path / "prefs" / "dpo" / "model"), cfg.model)
-    sft, _ = load_policy(str(tmp_path / "sft" / "model"), cfg.model)
+    cfg, run, summary = staged
+    before = (run.root / "prefs" / "dpo" / "log.jsonl").stat().st_mtime_ns
+    assert run_stage(get_stage("prefs"), cfg, run) == summary
+    assert (run.root / "prefs" / "dpo" / "log.jsonl").stat().st_mtime_ns == before
+
+
+@pytest.mark.slow
+def test_trained_adapter_loads_on_top_of_the_sft_adapter(staged):
+    import torch
+
+    from eurus_lib.models import load_policy
+
+    cfg, run, _ = staged
+    stacked, tok = load_policy(str(run.root / "prefs" / "dpo" / "model"), cfg.model)
+    sft, _ = load_policy(str(run.root / "sft" / "model"), cfg.model)
     base, _ = load_policy(cfg.model.policy, cfg.model)
     ids = tok("Step 1: 1 + 2 = 3.", return_tensors="pt").input_ids
     with torch.no_grad():
@@ -68,9 +87,9 @@ def test_trained_adapter_loads_on_top_of_the_sft_adapter(tmp_path):
 def test_a_killed_stage_resumes_from_its_checkpoint_with_every_step_logged_once(tmp_path):
     import shutil
 
-    _, _ = make_run(tmp_path / "a", ["prefs.algorithms=kto", "prefs.max_steps=4"])
+    make_run(tmp_path / "a", ["prefs.algorithms=kto", "prefs.max_steps=4", "eval.max_problems=1"])
     shutil.copytree(tmp_path / "a", tmp_path / "b")
-    overrides = ["prefs.algorithms=kto", "prefs.max_steps=4"]
+    overrides = ["prefs.algorithms=kto", "prefs.max_steps=4", "eval.max_problems=1"]
     subprocess.run(prefs_command(tmp_path / "a", overrides), check=True, capture_output=True, timeout=900)
 
     proc = start_prefs(tmp_path / "b", overrides, tmp_path / "b.log")

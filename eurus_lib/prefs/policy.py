@@ -23,6 +23,7 @@ How the SFT policy is loaded decides what "the reference" is, with no second mod
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass
@@ -44,8 +45,12 @@ def start_mode(settings) -> str:
     return "ref_adapter" if settings.load_in_4bit else "merge"
 
 
-def start_policy(sft_dir: str | Path, settings, device: str, mode: str | None = None) -> Start:
-    """The SFT policy, ready for a TRL preference trainer (see the module docstring for the modes)."""
+def start_policy(sft_dir: str | Path, settings, device: str, mode: str | None = None, lora_layers: int = -1) -> Start:
+    """The SFT policy, ready for a TRL preference trainer (see the module docstring for the modes).
+
+    lora_layers: the top k layers that get fresh adapters in "merge" mode (`prefs.lora_layers`; -1:
+    as `settings.lora_layers`).
+    """
     from ..models import load_policy
 
     mode = mode or start_mode(settings)
@@ -59,7 +64,8 @@ def start_policy(sft_dir: str | Path, settings, device: str, mode: str | None = 
                        "with these model settings.")
     if mode == "merge":
         model = model.merge_and_unload()
-        return Start(_trainable(model), tok, lora_config(model, settings), mode)
+        fresh = settings if lora_layers < 0 else dataclasses.replace(settings, lora_layers=lora_layers)
+        return Start(_trainable(model), tok, lora_config(model, fresh), mode)
     for name, param in model.named_parameters():  # the SFT adapter trains on; TRL copies it to "ref" first
         param.requires_grad_("lora_" in name)
     return Start(_trainable(model), tok, None, mode)

@@ -79,7 +79,7 @@ def reference_and_sft(run: RunDir, cfg, pairs, batches, tasks, device):
     from .policy import start_policy
     from .reference import shared_reference
 
-    start = start_policy(run.root / "sft" / "model", cfg.model, device)
+    start = start_policy(run.root / "sft" / "model", cfg.model, device)  # scores only: no adapters needed
     sft = _cached_records(run.root / "sft" / "heldout" / "sft.jsonl", tasks)
     if sft is None:  # the sft stage scored other problems: score the SFT policy here, once
         start.model.eval()
@@ -101,7 +101,7 @@ def train_and_score(algo: str, run: RunDir, cfg, pairs, batches, ref, tasks, dev
     out = run.root / "prefs" / algo
     summary = finished(out)
     if summary is None:
-        start = start_policy(run.root / "sft" / "model", cfg.model, device)
+        start = start_policy(run.root / "sft" / "model", cfg.model, device, lora_layers=cfg.prefs.lora_layers)
         rows = (kto_rows if algo == "kto" else dpo_rows)(pairs, batches, ref)
         print(f"[prefs] {algo}: training on {len(rows)} rows from the SFT policy ...", flush=True)
         summary = train_algorithm(algo, start, rows, cfg.prefs, out, sft_dir=run.root / "sft" / "model",
