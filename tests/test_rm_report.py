@@ -25,7 +25,8 @@ def _summary(correct_by_objective, both_by_objective, n=36, general=0, control=N
             "heldout": {"problems": 36, "pairs": n, "no_wrong_answer": 0, "policy_pairs": 0,
                         "rejected_from": "the SFT policy's"},
             "groups": ["math", "all"], "objectives": objectives, "control": control or {},
-            "length_baseline": {"math": _cell(12, 12, 0.0), "all": _cell(33, 36, 0.0)}}
+            "length_baseline": {"math": _cell(12, 12, 0.0), "all": _cell(33, 36, 0.0)},
+            "untrained": {"eval": {"math": _cell(6, 12, 0.0), "all": _cell(18, 36, 0.0)}}}
 
 
 def test_report_puts_the_papers_table4_numbers_beside_ours_and_says_what_is_not_measured():
@@ -43,6 +44,8 @@ def test_report_puts_the_papers_table4_numbers_beside_ours_and_says_what_is_not_
     assert "Style control not available" in md
     assert "| longer answer wins (a shortcut, no model) | 100.0 [76-100] | 91.7 [78-97] |" in md
     assert "as well as or better than every reward model" in md
+    assert "| untrained start (SFT body + new head) | 50.0 [" in md
+    assert "ranks 50.0 [34-66] (n=36); training moved it by bt+dr +33.3, bt +30.6, dr +27.8 points" in md
 
 
 def test_report_says_plainly_when_every_reward_model_is_at_chance():

@@ -59,11 +59,14 @@ def test_rm_stage_trains_every_objective_from_one_start_and_scores_held_out_pair
         assert {"loss", "rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies"} <= set(log[0])
         first_steps.append((log[0]["rewards/chosen"], log[0]["rewards/rejected"]))
         assert summary["objectives"][objective]["train"]["steps"] == 2
-    assert first_steps[0] == pytest.approx(first_steps[1]) == pytest.approx(first_steps[2])  # same start, same batch
+    assert first_steps[1] == pytest.approx(first_steps[0]) and first_steps[2] == pytest.approx(first_steps[0])
+    # the same start and the same first batch for every objective: the same rewards before the first update
 
     held = summary["heldout"]
     assert (held["problems"], held["pairs"], held["policy_pairs"]) == (3, 3, 1)  # base right once: one control pair
     assert summary["groups"][-1] == "all" and summary["objectives"]["bt+dr"]["eval"]["all"]["n"] == 3
+    assert summary["untrained"]["eval"]["all"]["n"] == 3  # the shared start, scored as a baseline
+    assert len(read_jsonl(tmp_path / "rm" / "untrained_scores.jsonl")) == 4  # 3 ground-truth pairs + 1 control
     assert (tmp_path / "figures" / "rm_reward_distributions.png").is_file()
     assert (tmp_path / "figures" / "rm_training.png").is_file()
     report = get_stage("rm").report_fn(run)

@@ -18,6 +18,7 @@ from ..plots.rm import OBJECTIVE_LABELS
 PAPER_TABLE4 = {"bt+dr": ("Eurus-RM-7B", 87.0, 65.3), "bt": ("w/o L_DR", 77.5, 59.9), "dr": ("w/o L_BT", 84.2, 58.5)}
 PAPER_GENERAL = "340K UltraFeedback + ~3K UltraSafety pairs"
 LENGTH_ROW = "longer answer wins (a shortcut, no model)"
+UNTRAINED_ROW = "untrained start (SFT body + new head)"
 
 
 def render(s: dict) -> str:
@@ -34,7 +35,8 @@ def render(s: dict) -> str:
 
 def accuracy_table(s: dict) -> str:
     """Per objective and family, with the longer-answer shortcut as a last row to compare with."""
-    rows = {o: s["objectives"][o]["eval"] for o in s["objectives"]}
+    rows = {UNTRAINED_ROW: s["untrained"]["eval"]} if s.get("untrained") else {}
+    rows.update({o: s["objectives"][o]["eval"] for o in s["objectives"]})
     if s.get("length_baseline"):
         rows[LENGTH_ROW] = s["length_baseline"]
     return comparison_markdown({"groups": s["groups"], "policies": rows})
@@ -86,9 +88,10 @@ def heldout_paragraph(h: dict) -> str:
 
 def signs_table(s: dict) -> str:
     lines = ["| objective | chosen > 0 | rejected < 0 | both | mean chosen | mean rejected |", "|---|---|---|---|---|---|"]
-    for name, o in s["objectives"].items():
-        c = o["eval"]["all"]
-        lines.append(f"| {OBJECTIVE_LABELS.get(name, name)} | {_pct(c['chosen_positive'])} | "
+    cells = {UNTRAINED_ROW: s["untrained"]["eval"]["all"]} if s.get("untrained") else {}
+    cells.update({OBJECTIVE_LABELS.get(name, name): o["eval"]["all"] for name, o in s["objectives"].items()})
+    for name, c in cells.items():
+        lines.append(f"| {name} | {_pct(c['chosen_positive'])} | "
                      f"{_pct(c['rejected_negative'])} | {_pct(c['both_signs'])} | {c['mean_chosen']:+.2f} | "
                      f"{c['mean_rejected']:+.2f} |")
     return "\n".join(lines)
@@ -117,7 +120,19 @@ def table4_note() -> str:
 
 
 def verdicts(s: dict) -> list[str]:
-    return [chance_verdict(s), order_verdict(s), signs_verdict(s), length_verdict(s), control_verdict(s)]
+    return [chance_verdict(s), start_verdict(s), order_verdict(s), signs_verdict(s), length_verdict(s),
+            control_verdict(s)]
+
+
+def start_verdict(s: dict) -> str:
+    """How much of the accuracy was there before training: the SFT features under a random head."""
+    if not s.get("untrained"):
+        return "The untrained start was not scored."
+    base = s["untrained"]["eval"]["all"]
+    moves = ", ".join(f"{name} {100 * (o['eval']['all']['accuracy'] - base['accuracy']):+.1f}"
+                      for name, o in s["objectives"].items())
+    return (f"Before any training, the start every objective shares (the SFT body under a new, random head) ranks "
+            f"{_cell(base)}; training moved it by {moves} points.")
 
 
 def length_verdict(s: dict) -> str:

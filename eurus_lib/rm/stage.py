@@ -9,7 +9,8 @@ Reads `trees/pairs.jsonl` and `trees/rm_pairs.jsonl` (or `rm.data`: the released
 Every objective in `rm.objectives` trains from the same start (SFT body + a new head, same seed) on
 the same pairs in the same order for the same steps. Writes, per objective, `rm/<objective>/model/`
 (load it with `eurus_lib.rm.load_trained_reward_model`), `log.jsonl`, `train.json` and
-`heldout_scores.jsonl`; then `rm/heldout_pairs.jsonl`, `rm/summary.json`, `figures/rm_*.png`.
+`heldout_scores.jsonl`; then `rm/heldout_pairs.jsonl`, the shared untrained start's scores
+`rm/untrained_scores.jsonl` (a baseline), `rm/summary.json` and `figures/rm_*.png`.
 """
 
 from __future__ import annotations
@@ -41,8 +42,10 @@ def run(cfg, run: RunDir) -> dict:
     print(f"[rm] {len(rows)} training pairs {data['sources']}; skipped {dict(skipped) or 'none'}", flush=True)
     pairs, counts = build_heldout(run, cfg, device)
     trunk = shared_trunk(cfg)
+    untrained = score_untrained(pairs, cfg, run, device, trunk)
     results = {o: train_and_score(o, rows, pairs, cfg, run, device, trunk) for o in cfg.rm.objectives}
     summary = make_summary(data, counts, pairs, results)
+    summary["untrained"] = untrained
     summary["trunk"] = {"k": trunk.k, "tokens": trunk.trunk_tokens} if trunk else None
     run.path("rm", "summary.json").write_text(json.dumps(summary, indent=1))
     figures = draw_figures(run)
@@ -89,11 +92,27 @@ def train_and_score(objective: str, rows: list[dict], pairs: list[dict], cfg, ru
                     trunk=None) -> dict:
     """Train one objective (unless finished earlier), then score the held-out pairs with the saved model."""
     from .evaluate import summarize
+    from .model import load_trained_reward_model
 
     train = train_one(objective, rows, cfg, run, device, trunk)
-    scored, timing = score_one(objective, pairs, cfg, run, device, trunk)
+    scored, timing = score_one(lambda: load_trained_reward_model(run, objective, cfg, device), pairs,
+                               run.root / "rm" / objective / "heldout_scores.jsonl", cfg, objective, trunk)
     control = summarize(scored, kind="policy").get("all", {})
     return {"train": train, "eval": summarize(scored), "control": control, "scoring": timing}
+
+
+def score_untrained(pairs: list[dict], cfg, run: RunDir, device: str, trunk=None) -> dict:
+    """The start every objective trains from (SFT body + new head, same seed), scored as a baseline."""
+    from .evaluate import summarize
+    from .model import rm_model_settings, start_reward_model
+
+    def load():
+        model, tok, _ = start_reward_model(run.root / "sft" / "model", rm_model_settings(cfg), device,
+                                           seed=cfg.run.seed)
+        return model.eval(), tok
+
+    scored, timing = score_one(load, pairs, run.root / "rm" / "untrained_scores.jsonl", cfg, "untrained", trunk)
+    return {"eval": summarize(scored), "scoring": timing}
 
 
 def train_one(objective: str, rows: list[dict], cfg, run: RunDir, device: str, trunk=None) -> dict:
@@ -116,21 +135,21 @@ def train_one(objective: str, rows: list[dict], cfg, run: RunDir, device: str, t
     return summary
 
 
-def score_one(objective: str, pairs: list[dict], cfg, run: RunDir, device: str,
-              trunk=None) -> tuple[list[dict], dict]:
-    """Rewards of every held-out pair under the saved model, loaded as the eval stage loads it; wall and CPU seconds."""
+def score_one(load, pairs: list[dict], path, cfg, name: str, trunk=None) -> tuple[list[dict], dict]:
+    """Rewards of every held-out pair under the model `load()` gives (kept in `path`); wall and CPU seconds.
+
+    The trained models are loaded as the eval stage loads them (`load_trained_reward_model`).
+    """
     from .evaluate import score_pairs
-    from .model import load_trained_reward_model
     from .trunk import shares_trunk
 
-    path = run.root / "rm" / objective / "heldout_scores.jsonl"
     cached = read_jsonl(path)
     if [r["id"] for r in cached] == [p["id"] for p in pairs]:
         return cached, {}
     wall, cpu = time.perf_counter(), time.process_time()
-    model, tok = load_trained_reward_model(run, objective, cfg, device)
+    model, tok = load()
     trunk = trunk if trunk is not None and shares_trunk(model, trunk.k) else None
-    scored = score_pairs(model, tok, pairs, batch_size=cfg.rm.score_batch_size, progress=f"{objective}: held-out",
+    scored = score_pairs(model, tok, pairs, batch_size=cfg.rm.score_batch_size, progress=f"{name}: held-out",
                          trunk=trunk)
     write_jsonl(path, scored)
     del model

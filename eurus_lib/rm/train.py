@@ -82,6 +82,13 @@ def _make_classes() -> dict:
     return {"trainer": EurusRewardTrainer, "collator": SourceCollator}
 
 
+def sampling(settings) -> str:
+    """Length-grouped batches over whole epochs (pairs range from one-turn to 3-turn: less padding); random
+    batches when `max_steps` caps the run, since transformers' length grouping serves the
+    longest pairs first and a short run would see only those."""
+    return "group_by_length" if settings.max_steps <= 0 else "random"
+
+
 def is_trained(out_dir: Path) -> bool:
     return (Path(out_dir) / DONE_FILE).is_file() and (Path(out_dir) / "model").is_dir()
 
@@ -99,9 +106,8 @@ def train_objective(objective: str, model, tok, mode: str, rows: list[dict], set
     out_dir = Path(out_dir)
     trainer_cls, collator_cls = trainer_classes()
     resume = last_checkpoint(out_dir)
-    # Length-grouped batches pad little: pairs range from one-turn augmented pairs to 3-turn trajectories.
     args = trainer_args(RewardConfig, settings, out_dir, seed=seed, device=device, max_length=max_length,
-                        train_sampling_strategy="group_by_length", length_column_name="length")
+                        train_sampling_strategy=sampling(settings), length_column_name="length")
     trainer = trainer_cls(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,
                           data_collator=collator_cls(pad_token_id=tok.pad_token_id), objective=objective,
                           trunk=trunk,

@@ -31,7 +31,8 @@ _LAYER = re.compile(r"\.layers\.(\d+)\.")
 
 
 def decoder(model):
-    """The decoder stack (e.g. LlamaModel) inside a sequence classifier, peft-wrapped or not."""
+    """The decoder stack (e.g. LlamaModel) inside a sequence classifier, peft- or DDP-wrapped or not."""
+    model = getattr(model, "module", model)  # DistributedDataParallel
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     return getattr(base, base.base_model_prefix)
 
