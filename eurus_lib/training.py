@@ -40,6 +40,10 @@ def trainer_args(config_cls, settings, out_dir: Path, *, seed: int, device: str,
         logging_steps=1, save_strategy="steps", save_steps=settings.save_steps, save_total_limit=1,
         report_to="none", seed=seed, data_seed=seed, use_cpu=not cuda, bf16=bf16,
         dataloader_num_workers=0, remove_unused_columns=False, disable_tqdm=False,
+        # TRL turns checkpointing on by default, and with it makes the inputs require grad, so backward runs
+        # through every layer even when LoRA sits on the top few (model.lora_layers). The kit turns it on from
+        # model.gradient_checkpointing when loading (models._finish).
+        gradient_checkpointing=False,
     )
     values.update(extra)
     return config_cls(**values)
