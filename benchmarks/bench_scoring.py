@@ -15,6 +15,18 @@ alternates), so load from other processes on a shared machine affects them alike
 average is printed with the result. The two ways' numbers are also compared, so a speed-up never
 hides a wrong result. Not a timed test.
 
+Measured (log-probs, batch 16, 2026-11-29, the kit's shared 2-core CPU machine while other jobs
+held a load average of 8-13 and this process was pinned to one CPU, so absolute rates are low):
+- `--form final`, 256 answers of 10-20 tokens (150 with the prompt): batched 1493 s, one at a time
+  1605 s: 1.1x.
+- default form, 32 answers of 103-479 tokens (369 with the prompt): batched 611 s, one at a time
+  297 s: 0.5x, batching is slower here. On a CPU a single 370-token row is already a large
+  matrix product, so batching buys little, while padding to the longest row of a batch costs
+  compute and, with a padding mask, attention falls off the fused causal kernel (a guess, not
+  profiled). Batching is meant for accelerators (not measured: no GPU in this session); on a
+  CPU, score long answers with a small batch.
+Largest difference between the two ways' numbers: 1.5e-4 nats (fp32).
+
 On a shared 2-core machine, run it with OMP_WAIT_POLICY=PASSIVE: torch's two OpenMP threads
 otherwise spin-wait for a core another process holds (measured: a one-token forward of the
 tiny model 3.8 s instead of 0.18 s), which swamps what is being measured.
