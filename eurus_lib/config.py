@@ -176,11 +176,21 @@ class RmSettings:
 
 @dataclass
 class EvalSettings:
-    best_of_n: list[int] = _f([1, 2, 4, 8], "N values for the best-of-N reranking curve.", min=1)
-    max_problems: int = _f(36, "Held-out problems scored per model.", min=1)
+    max_problems: int = _f(36, "Held-out problems scored per policy (pass@1, greedy; families interleaved).", min=1)
     temperature: float = _f(0.0, "Decoding temperature for pass@1 (paper: greedy).", min=0.0, max=2.0)
     max_new_tokens: int = _f(192, "Longest answer per problem.", min=16)
     batch_size: int = _f(16, "Problems answered together in one generate call.", min=1)
+    best_of_n: list[int] = _f([1, 2, 4, 8, 16], "N values for the best-of-N reranking curve (paper: 2-16).", min=1)
+    bon_problems: int = _f(36, "Held-out problems the SFT policy samples N answers for.", min=0)
+    bon_temperature: float = _f(0.8, "Sampling temperature of the N answers (the paper does not say).",
+                                min=0.0, max=2.0)
+    bon_top_p: float = _f(0.95, "Nucleus sampling of the N answers.", min=0.05, max=1.0)
+    multiturn_policies: list[str] = _f(["sft", "dpo", "kto", "nca"], "Policies in the multi-turn (MINT analog) "
+                                       "evaluation.", choices=["base", "sft", "dpo", "kto", "nca"])
+    multiturn_problems: int = _f(36, "Held-out problems in the multi-turn evaluation.", min=0)
+    max_turns: int = _f(5, "Turns of interaction in the multi-turn evaluation (MINT: 5).", min=1, max=10)
+    benchmarks: list[str] = _f([], "Public benchmarks scored through `datasets` when online (gsm8k, math, mbpp, "
+                                   "humaneval, ...); empty on tiny, which is offline.")
 
 
 @dataclass

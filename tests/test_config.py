@@ -40,7 +40,7 @@ def test_overrides_are_parsed_by_the_fields_type():
 
 
 @pytest.mark.parametrize("override, message", [
-    ("sft.lrr=1", "Unknown key 'sft.lrr'. Keys in 'sft': lr,"),
+    ("sft.lrr=1", "Unknown key 'sft.lrr'. Keys in 'sft':"),
     ("sftt.lr=1", "Unknown config section 'sftt'"),
     ("lr=1", "needs a section"),
     ("sft.lr=abc", "sft.lr must be a number"),
