@@ -41,3 +41,23 @@ def test_best_of_n_builds_the_curve_from_judged_samples(tmp_path, monkeypatch):
     assert curve["N"] == [1, 2] and curve["oracle"] == [0.0, 1.0]
     assert curve["pass@1"]["top logprob"] == [0.0, 1.0]  # the second answer has the higher log-probability
     assert json.loads((tmp_path / "eval" / "best_of_n.json").read_text()) == curve
+
+
+def test_best_of_n_reranks_by_each_trained_reward_model(tmp_path, monkeypatch):
+    import eurus_lib.eval.scoring as scoring
+    import eurus_lib.rm as rm
+
+    cfg = load_config("tiny", ["eval.best_of_n=1,2", "rm.objectives=bt+dr"])
+    run = RunDir.open(tmp_path, cfg)
+    (tmp_path / "rm" / "bt+dr" / "model").mkdir(parents=True)
+    samples = [[{"response": "a", "logprob": -0.5, "correct": False, "predicted": "1"},
+                {"response": "b", "logprob": -1.0, "correct": True, "predicted": "2"}] for _ in range(3)]
+    monkeypatch.setattr(stage, "_samples", lambda *a: samples)
+    monkeypatch.setattr(rm, "load_trained_reward_model", lambda *a: (None, None))
+    monkeypatch.setattr(scoring, "reward_scores", lambda rm, tok, prompts, responses, **kw:
+                        [1.0 if r == "b" else -1.0 for r in responses])  # the model prefers the correct answer
+    tasks = [SimpleNamespace(id=f"p{i}", family="math", task="Math_CoT", prompt="1 + 1?") for i in range(3)]
+    monkeypatch.setattr("eurus_lib.eval.heldout.conversation", lambda t: [{"role": "user", "content": t.prompt}])
+    curve = stage.best_of_n(run, cfg, tasks=tasks, device="cpu")
+    assert curve["pass@1"]["RM reward:bt+dr"] == [0.0, 1.0]  # picks the second answer once it is among the N
+    assert curve["pass@1"]["top logprob"] == [0.0, 0.0]

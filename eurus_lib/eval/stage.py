@@ -99,7 +99,8 @@ def _samples(run: RunDir, cfg, tasks, device) -> list[list[dict]]:
 
 
 def _score_with_reward_models(run: RunDir, cfg, tasks, samples, device) -> list[str]:
-    """Add each trained reward model's score to every sample (key "reward:<objective>")."""
+    """Add each trained reward model's score to every sample (`sample["rewards"]["reward:<objective>"]`, where
+    `bestofn.pick_by_reward` reads it)."""
     from .heldout import conversation
     from .scoring import reward_scores
 
@@ -110,7 +111,7 @@ def _score_with_reward_models(run: RunDir, cfg, tasks, samples, device) -> list[
         if not model_folder(run, objective).is_dir():
             continue
         key = f"reward:{objective}"
-        if not all(key in s for group in samples for s in group):
+        if not all(key in s.get("rewards", {}) for group in samples for s in group):
             from ..rm import load_trained_reward_model
 
             rm, tok = load_trained_reward_model(run, objective, cfg, device)
@@ -119,7 +120,7 @@ def _score_with_reward_models(run: RunDir, cfg, tasks, samples, device) -> list[
                                         batch_size=cfg.eval.batch_size, progress=f"RM {objective}"))
             for group in samples:
                 for s in group:
-                    s[key] = next(scores)
+                    s.setdefault("rewards", {})[key] = next(scores)
         names.append(key)
     write_jsonl(run.root / "eval" / "samples.jsonl",
                 [{"id": t.id, "family": t.family, "samples": g} for t, g in zip(tasks, samples)])
