@@ -1,15 +1,23 @@
-"""The tree explorer widget renders and responds in a real browser, inside JupyterLab.
+"""The course's widgets render and respond in a real browser, inside JupyterLab.
 
 Headless execution (nbclient) proves a notebook's code runs; it cannot show that a widget
-renders. This test starts JupyterLab on 127.0.0.1, opens a notebook in Chromium (driven by
-Playwright), runs the cell that builds the explorer over three trees from a real tiny run, and
-checks what a user would see: the action cards of turn 1, then turn 2 after moving the slider.
+renders. These tests start JupyterLab on 127.0.0.1 and drive Chromium with Playwright:
+
+- the tree explorer over three trees from a real tiny run: the action cards of turn 1, then
+  turn 2 after moving the slider;
+- notebook 03 run top to bottom on an empty run folder (shipped sample pairs, the base model,
+  `EURUS_KIT_DEMO_STEPS=2` so each preference run is two optimizer steps): in its panel, change
+  β, press Run, and watch the reward figure redrawn after each step, with no error in any cell;
+  a screenshot is saved in the test's tmp folder and its path is printed and recorded.
+
 Needs Debian's Chromium at /usr/bin/chromium (`.ci/run` installs it); skipped without it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import shutil
 import socket
@@ -39,18 +47,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def lab(tmp_path):
-    """A JupyterLab server on a free loopback port, serving tmp_path; yields its base URL."""
-    nb = {"cells": [{"cell_type": "code", "metadata": {}, "source": CELL, "outputs": [], "execution_count": None}],
-          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-          "nbformat": 4, "nbformat_minor": 5}
-    (tmp_path / "explorer.ipynb").write_text(json.dumps(nb))
+@contextlib.contextmanager
+def _jupyterlab(root: Path, env: dict | None = None):
+    """A JupyterLab server on a free loopback port, serving root; yields its base URL. Kernels inherit env."""
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
                              "--ServerApp.token=", "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
-                             f"--ServerApp.root_dir={tmp_path}", "--LabApp.news_url=", "--allow-root"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             f"--ServerApp.root_dir={root}", "--LabApp.news_url=", "--allow-root"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})})
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_for(f"{url}/lab", proc)
@@ -61,6 +65,17 @@ def lab(tmp_path):
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture
+def lab(tmp_path):
+    """JupyterLab serving tmp_path, with a one-cell notebook that builds the tree explorer."""
+    nb = {"cells": [{"cell_type": "code", "metadata": {}, "source": CELL, "outputs": [], "execution_count": None}],
+          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    (tmp_path / "explorer.ipynb").write_text(json.dumps(nb))
+    with _jupyterlab(tmp_path) as url:
+        yield url
 
 
 def _wait_for(url: str, proc, timeout_s: float = 90) -> None:
@@ -131,5 +146,81 @@ def test_tree_explorer_renders_and_steps_through_turns_in_jupyterlab(lab, tmp_pa
             page.keyboard.press("ArrowRight")
             expect(output).to_contain_text("turn 2 of 3", timeout=30_000)
             page.screenshot(path=str(tmp_path / "explorer.png"))
+        finally:
+            browser.close()
+
+
+NB03 = ROOT / "notebooks" / "03_preference_learning.ipynb"
+# Records every new src of the panel's figure (an <img> whose src is replaced on each redraw).
+WATCH_FIGURE = """() => {
+  window.__figureSrcs = [];
+  const img = document.querySelector('.jp-OutputArea-output img.widget-image');
+  new MutationObserver(() => window.__figureSrcs.push(img.src)).observe(img, {attributes: true, attributeFilter: ['src']});
+  return img.src;
+}"""
+
+
+@pytest.fixture
+def lab03(tmp_path):
+    """JupyterLab serving a copy of notebook 03; its kernel trains two-step demos in an empty run folder."""
+    shutil.copy(NB03, tmp_path / NB03.name)
+    env = {"EURUS_KIT_PRESET": "tiny", "EURUS_KIT_RUN_DIR": str(tmp_path / "run"), "EURUS_KIT_DEMO_STEPS": "2",
+           "TQDM_MININTERVAL": "5"}
+    with _jupyterlab(tmp_path, env) as url:
+        yield url
+
+
+def _run_all_cells(page) -> None:
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+
+
+def _saved_errors(page, path: Path) -> list[str]:
+    """Save the notebook from the page and list the error outputs of its cells (ename: evalue)."""
+    page.keyboard.press("Control+s")
+    time.sleep(2)
+    nb = json.loads(path.read_text())
+    return [f"{o.get('ename')}: {o.get('evalue')}" for c in nb["cells"] if c["cell_type"] == "code"
+            for o in c.get("outputs", []) if o.get("output_type") == "error"]
+
+
+def test_preference_panel_trains_with_a_new_beta_and_redraws_live_in_jupyterlab(lab03, tmp_path, record_property):
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--no-first-run"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{lab03}/lab/tree/{NB03.name}")
+            expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(1, timeout=90_000)
+            _wait_for_kernel(lab03)
+            page.locator(".jp-Notebook .jp-Cell").first.click()
+            _run_all_cells(page)
+            last_prompt = page.locator(".jp-Notebook .jp-CodeCell .jp-InputArea-prompt").last
+            expect(last_prompt).to_have_text(re.compile(r"\[\d+\]"), timeout=1_500_000)  # the whole notebook ran
+            assert not _saved_errors(page, tmp_path / NB03.name)
+
+            panel = page.locator(".jp-OutputArea-output", has=page.locator("button.jupyter-button", has_text="Run"))
+            status = panel.locator(".widget-html-content").last
+            expect(status).to_contain_text("DPO β=0.1", timeout=30_000)  # the default run, done while running all
+            beta = panel.locator(".widget-text", has=page.locator("label", has_text=re.compile(r"^beta$"))).locator("input")
+            beta.fill("0.3")
+            beta.press("Tab")
+            expect(panel).to_contain_text("prefs.beta = 0.3", timeout=30_000)  # accepted by config.set_value
+            before = page.evaluate(WATCH_FIGURE)
+            panel.locator("button.jupyter-button", has_text="Run").click()
+            expect(status).to_contain_text("DPO β=0.3 lr=", timeout=600_000)  # the run finished with the new β
+            expect(status).to_contain_text("2 steps in")
+            expect(status).to_contain_text("step 2/2")
+            srcs = page.evaluate("() => window.__figureSrcs")
+            assert len(set(srcs) - {before}) >= 2, f"the figure was redrawn {len(set(srcs))} times, not after each step"
+            expect(panel.locator(".widget-html-content", has_text="Error")).to_have_count(0)
+            assert not _saved_errors(page, tmp_path / NB03.name)
+            shot = tmp_path / "preference_panel.png"
+            panel.screenshot(path=str(shot))
+            record_property("screenshot", str(shot))
+            print(f"screenshot of the preference panel: {shot}")
         finally:
             browser.close()

@@ -84,3 +84,34 @@ def test_rm_stage_trains_every_objective_from_one_start_and_scores_held_out_pair
     before = (tmp_path / "rm" / "summary.json").stat().st_mtime_ns
     run_stage(get_stage("rm"), cfg, run)  # done with these settings: skipped
     assert (tmp_path / "rm" / "summary.json").stat().st_mtime_ns == before
+
+
+@pytest.mark.slow
+def test_a_killed_objective_resumes_from_its_last_checkpoint_and_logs_each_step_once(tmp_path):
+    from eurus_lib.models import load_tokenizer
+    from eurus_lib.rm.data import pair_example, tokenize_pairs
+    from eurus_lib.rm.model import rm_model_settings, start_reward_model
+    from eurus_lib.rm.train import is_trained, train_objective
+
+    cfg = load_config("tiny", SMALL + ["rm.max_steps=3"])
+    build_run(tmp_path, cfg)
+    tok = load_tokenizer(str(tmp_path / "sft" / "model"))
+    rows, _ = tokenize_pairs([pair_example(r, "ultrainteract") for r in read_jsonl(tmp_path / "trees" / "pairs.jsonl")],
+                             tok, max_length=768)
+    out = tmp_path / "rm" / "bt+dr"
+
+    def killed_at_step_2(record):
+        if record["step"] == 2:
+            raise KeyboardInterrupt  # after step 1's checkpoint, before step 2's
+
+    def train(on_record=None):
+        model, tok, mode = start_reward_model(tmp_path / "sft" / "model", rm_model_settings(cfg), "cpu", seed=0)
+        return train_objective("bt+dr", model, tok, mode, rows, cfg.rm, out, sft_dir=tmp_path / "sft" / "model",
+                               seed=0, device="cpu", max_length=768, on_record=on_record)
+
+    with pytest.raises(KeyboardInterrupt):
+        train(killed_at_step_2)
+    assert (out / "checkpoint-1").is_dir() and not is_trained(out)
+    summary = train()
+    assert summary["steps"] == 3 and is_trained(out) and not (out / "checkpoint-1").exists()
+    assert [r["step"] for r in read_jsonl(out / "log.jsonl")] == [1, 2, 3]  # step 2's first row was cut

@@ -61,9 +61,11 @@ class PreferencePanel:
         self._say(f"training {self._label()} for {steps} steps ...")
         try:
             result = self.demo.run(on_record=self.update)
-        except KitError as exc:
-            self._say(str(exc), error=True)
-            return None
+        except Exception as exc:  # a button callback's traceback goes to a log few people open: say it here too
+            self._say(str(exc) if isinstance(exc, KitError) else f"{type(exc).__name__}: {exc}", error=True)
+            if isinstance(exc, KitError):
+                return None
+            raise
         finally:
             self.button.disabled = False
         self._say(f"{result_sentence(result)} · {self.live.status()}")
