@@ -5,7 +5,8 @@
     result = stage_result(run, "prefs")   # the stage's summary and step logs, or a real tiny run's
 
 `data/samples/` holds a few dozen rows from a real tiny run (SFT rows, trajectory pairs, held-out
-problems) and the summaries and step logs its sft and prefs stages wrote. It is built by
+problems) and the small results its stages wrote (RESULT_FILES: trees statistics, sft/prefs/rm
+summaries and step logs, rm held-out scores, the eval stage's tables). It is built by
 
     python -m eurus_lib.course.samples runs/tiny        # writes data/samples/ and its README
 
@@ -26,8 +27,16 @@ from pathlib import Path
 from ..jsonl import read_jsonl, write_jsonl
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
-RESULT_FILES = {"sft": ("summary.json", "log.jsonl"),
-                "prefs": ("summary.json", "dpo/log.jsonl", "kto/log.jsonl", "nca/log.jsonl")}
+# Per stage, the files a shipped real run keeps; the first is the stage's main result (it must exist).
+RESULT_FILES = {"trees": ("stats.json",),
+                "sft": ("summary.json", "log.jsonl"),
+                "prefs": ("summary.json", "dpo/log.jsonl", "kto/log.jsonl", "nca/log.jsonl"),
+                "rm": ("summary.json", *(f"{o}/{f}" for o in ("bt+dr", "bt", "dr")
+                                         for f in ("log.jsonl", "heldout_scores.jsonl"))),
+                "eval": ("heldout.json", "best_of_n.json", "multiturn.json",
+                         *(f"multiturn/{p}.jsonl" for p in ("base", "sft", "dpo", "kto", "nca")))}
+# Multi-turn records keep only what success by turn and its intervals need (the answers are long).
+SLIM_FIELDS = {"multiturn/": ("id", "family", "task", "solved_turn")}
 
 
 @dataclass
@@ -102,23 +111,32 @@ def sft_policy(run, cfg) -> tuple[str, str]:
 
 @dataclass
 class StageResult:
-    summary: dict
-    logs: dict[str, list[dict]]  # "sft" -> its step log; "dpo"/"kto"/"nca" -> theirs
+    summary: dict  # the stage's main result file (RESULT_FILES[stage][0]): summary.json, stats.json, heldout.json
+    logs: dict[str, list[dict]]  # "sft" -> its step log; "dpo"/"kto"/"nca", "bt+dr"/"bt"/"dr" -> theirs
     origin: str  # "run" or "sample"
     note: str
+    folder: Path | None = None  # where the files are: read the stage's other outputs from here
+
+    def read(self, name: str):
+        """Another file of the stage (JSON, or JSONL as a list of rows); None when it is not there."""
+        path = self.folder / name
+        if not path.is_file():
+            return None
+        return read_jsonl(path) if path.suffix == ".jsonl" else json.loads(path.read_text())
 
 
 def stage_result(run, stage: str, samples: Path = SAMPLES) -> StageResult | None:
-    """What a stage wrote (summary.json and step logs), from the run folder, else from the shipped real run."""
+    """What a stage wrote (its main result and step logs), from the run folder, else from the shipped real run."""
+    main, *others = RESULT_FILES[stage]
     for folder, origin in ((run.root / stage, "run"), (samples / "results" / stage, "sample")):
-        if (folder / "summary.json").is_file():
-            summary = json.loads((folder / "summary.json").read_text())
+        if (folder / main).is_file():
+            summary = json.loads((folder / main).read_text())
             logs = {name.split("/")[0] if "/" in name else stage: read_jsonl(folder / name)
-                    for name in RESULT_FILES[stage][1:] if (folder / name).is_file()}
+                    for name in others if name.endswith("log.jsonl") and (folder / name).is_file()}
             note = (f"the {stage} stage's own outputs in {folder}" if origin == "run" else
                     f"the {stage} stage has not run in {run.root}: showing what it wrote in a real tiny run, shipped "
                     f"in {_shown(folder)} (data/samples/README.md says which run)")
-            return StageResult(summary, logs, origin, note)
+            return StageResult(summary, logs, origin, note, folder)
     return None
 
 
@@ -163,13 +181,27 @@ def build_samples(run_dir: str | Path, out: str | Path = SAMPLES, *, n_sft: int 
                           10**9, lambda r: 0)
     counts = {name: write_jsonl(out / f"{name}.jsonl", rows)
               for name, rows in (("sft", sft), ("pairs", pairs), ("heldout", heldout))}
-    for stage, names in RESULT_FILES.items():
-        for name in names:
-            if (run_dir / stage / name).is_file():
-                (out / "results" / stage / name).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(run_dir / stage / name, out / "results" / stage / name)
+    copy_results(run_dir, out / "results")
     (out / "README.md").write_text(readme(run_dir, counts, max_chars))
     return counts
+
+
+def copy_results(run_dir: Path, out: Path) -> list[str]:
+    """Copy each stage's RESULT_FILES that the run has into out/<stage>/ (multi-turn records slimmed)."""
+    copied = []
+    for stage, names in RESULT_FILES.items():
+        for name in names:
+            src, dst = run_dir / stage / name, out / stage / name
+            if not src.is_file():
+                continue
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            keep = next((fields for prefix, fields in SLIM_FIELDS.items() if name.startswith(prefix)), None)
+            if keep:
+                write_jsonl(dst, [{k: r.get(k) for k in keep} for r in read_jsonl(src)])
+            else:
+                shutil.copy2(src, dst)
+            copied.append(f"{stage}/{name}")
+    return copied
 
 
 def readme(run_dir: Path, counts: dict, max_chars: int) -> str:
@@ -178,7 +210,7 @@ def readme(run_dir: Path, counts: dict, max_chars: int) -> str:
     commit = manifest.get("versions", {}).get("git_commit") or "unknown"
     return f"""# Shipped samples for the course notebooks
 
-The notebooks `02_sft` and `03_preference_learning` start from these files when their run folder
+The notebooks `02_sft` to `06_reproduce_the_paper` start from these files when their run folder
 has no output of the stage before them, and say so (`eurus_lib/course/samples.py`).
 
 | file | rows | from the run's |
@@ -188,6 +220,11 @@ has no output of the stage before them, and say so (`eurus_lib/course/samples.py
 | `heldout.jsonl` | {counts['heldout']} | `tasks/heldout.jsonl` (round-robin over families) |
 | `results/sft/` | summary, step log | `sft/summary.json`, `sft/log.jsonl` |
 | `results/prefs/` | summary, step logs | `prefs/summary.json`, `prefs/<algo>/log.jsonl` |
+| `results/trees/` | Table 1 statistics | `trees/stats.json` |
+| `results/rm/` | summary, step logs, held-out scores | `rm/summary.json`, `rm/<objective>/{{log,heldout_scores}}.jsonl` |
+| `results/eval/` | Table 3, best-of-N, MINT analogs | `eval/{{heldout,best_of_n,multiturn}}.json`, `eval/multiturn/<policy>.jsonl` (id, family, task, solved turn only) |
+
+Notebooks 04-06 show these results when their run folder has none of its own, and say so.
 
 Rows longer than {max_chars} characters (prompt and the longer response) are skipped, so a demo step
 stays short; each bucket is taken in file order, so the sample is not chosen by content.

@@ -1,0 +1,155 @@
+"""The ipywidgets panel of notebook 04: pick the objective (BT, DR, BT+DR), lr and steps, press Run, watch the rewards.
+
+    panel = RewardPanel(demo)         # demo: a prepared course.rm_demo.RewardDemo
+    display(panel.widget)
+    panel.run()                       # what the Run button does; also callable without a browser
+    print(panel.text())               # the text view, for where widgets do not render
+
+Every field goes through `config.set_value`, the check behind `rm.lr=...` on the command line (lr
+and steps through `widgets.config_editor`, the objective as `rm.objectives`). After every optimizer
+step the demo scores its view pairs with the model being trained; `RewardView` redraws their chosen
+and rejected reward histograms (left) and the mean rewards so far (right), moves the progress bar
+and writes the latest values into the status line.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+from ..config import field_info, set_value
+from ..errors import KitError
+from .live import figure_png
+from .rm_demo import result_sentence, run_label, view_summary
+
+FIELDS = ["lr", "max_steps"]
+
+
+def draw_reward_view(views: Sequence[Sequence[dict]], title: str = ""):
+    """Left: the view pairs' chosen and rejected rewards at the latest step; right: their means against the step."""
+    import matplotlib.pyplot as plt
+
+    from ..plots.rm import plot_reward_distributions
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9.4, 3.3), gridspec_kw={"width_ratios": [1.2, 1]})
+    step = len(views) - 1
+    plot_reward_distributions({f"step {step}": views[-1]}, axes=[left], title=f"Reward model, live: {title}")
+    steps = list(range(len(views)))
+    for key, color, label in (("chosen_reward", "tab:green", "chosen (correct)"),
+                              ("rejected_reward", "tab:red", "rejected (wrong)")):
+        right.plot(steps, [sum(r[key] for r in v) / max(1, len(v)) for v in views], marker="o", color=color,
+                   label=label)
+    right.axhline(0, color="black", linewidth=0.8)
+    right.set_xlabel("optimizer step (0: the untrained start)")
+    right.set_ylabel("mean reward of the view pairs")
+    right.set_xticks(steps)
+    right.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+class RewardView:
+    """The view pairs' rewards of one run, step by step, as a PNG and as a text table."""
+
+    def __init__(self, untrained: Sequence[dict], total: int, title: str = ""):
+        self.views, self.total, self.title, self.losses = [list(untrained)], total, title, {}
+
+    def update(self, step: int, scored: Sequence[dict]) -> None:
+        self.views.append(list(scored))
+
+    def record(self, record: dict) -> None:
+        self.losses[int(record["step"])] = record.get("loss")
+
+    @property
+    def step(self) -> int:
+        return len(self.views) - 1
+
+    def png(self) -> bytes:
+        return figure_png(draw_reward_view(self.views, self.title))
+
+    def status(self) -> str:
+        loss = self.losses.get(self.step)
+        return (f"step {self.step}/{self.total}" + (f" · loss {loss:.4f}" if loss is not None else "")
+                + f" · {view_summary(self.views[-1])}")
+
+    def text(self) -> str:
+        """A fixed-width table, one row per step (step 0: the untrained start)."""
+        from ..rm.evaluate import cell
+
+        head = f"{'step':>5} {'loss':>8} {'pair acc':>9} {'chosen>0':>9} {'rejected<0':>11} {'mean c':>8} {'mean r':>8}"
+        rows = []
+        for step, scored in enumerate(self.views):
+            c, loss = cell(scored), self.losses.get(step)
+            rows.append(f"{step:>5} {'-' if loss is None else f'{loss:.4f}':>8} {100 * c['accuracy']:>8.0f}% "
+                        f"{100 * c['chosen_positive']:>8.0f}% {100 * c['rejected_negative']:>10.0f}% "
+                        f"{c['mean_chosen']:>+8.3f} {c['mean_rejected']:>+8.3f}")
+        n = len(self.views[0])
+        return "\n".join([f"{self.title}: {self.step} of {self.total} steps, {n} view pairs", head, *rows])
+
+
+class RewardPanel:
+    def __init__(self, demo):
+        import ipywidgets as w
+
+        from ..widgets import config_editor
+
+        self.demo, self.cfg = demo, demo.cfg
+        self.view: RewardView | None = None
+        self.objective = w.Dropdown(options=list(field_info("rm", "objectives").metadata["choices"]),
+                                    value=self.cfg.rm.objectives[0], description="objective")
+        self.objective.observe(lambda change: set_value(self.cfg, "rm.objectives", [change["new"]]), names="value")
+        self.settings = config_editor(self.cfg, "rm", keys=FIELDS)
+        self.button = w.Button(description="Run", button_style="primary", icon="play")
+        self.button.on_click(lambda _: self.run())
+        self.progress = w.IntProgress(value=0, min=0, max=max(1, self.cfg.rm.max_steps), description="step")
+        self.status = w.HTML(f"<i>Press Run to train {self._label()} for {self.cfg.rm.max_steps} steps.</i>")
+        self.plot = w.Image(format="png", layout=w.Layout(display="none", max_width="980px"))
+        self.widget = w.VBox([self.objective, self.settings, w.HBox([self.button, self.progress]), self.status,
+                              self.plot])
+
+    def _label(self) -> str:
+        return f"{self.cfg.rm.objectives[0].upper()} lr={self.cfg.rm.lr:g}"
+
+    def run(self) -> dict | None:
+        """Train one run with the panel's settings, updating the panel live; None when it could not run."""
+        if self.button.disabled:  # a run is already going
+            return None
+        steps = self.cfg.rm.max_steps
+        self.view = RewardView(self.demo.untrained, total=steps, title=self._label())
+        self.progress.max, self.progress.value, self.button.disabled = max(1, steps), 0, True
+        self._say(f"training {self._label()} for {steps} steps ...")
+        try:
+            result = self.demo.run(on_record=self.view.record, on_scores=self.update)
+        except Exception as exc:  # a button callback's traceback goes to a log few people open: say it here too
+            self._say(str(exc) if isinstance(exc, KitError) else f"{type(exc).__name__}: {exc}", error=True)
+            if isinstance(exc, KitError):
+                return None
+            raise
+        finally:
+            self.button.disabled = False
+        self._say(f"{result_sentence(result)} · {self.view.status()}")
+        return result
+
+    def update(self, step: int, scored: Sequence[dict]) -> None:
+        """One optimizer step: progress bar, live figure, status line."""
+        self.view.update(step, scored)
+        self.progress.value = min(self.progress.max, step)
+        self.plot.value = self.view.png()
+        self.plot.layout.display = None
+        self._say(f"{self._label()} · {self.view.status()}")
+
+    def _say(self, text: str, error: bool = False) -> None:
+        color = "#c33" if error else "#333"
+        self.status.value = f"<span style='color:{color}'>{html.escape(text)}</span>"
+
+    def text(self) -> str:
+        """The text view: every finished run in one line, then the steps of the latest."""
+        lines = [result_sentence(r) for r in self.demo.runs] or ["No run yet."]
+        if self.view is not None:
+            lines += ["", self.view.text()]
+        return "\n".join(lines)
+
+
+def comparison_views(runs) -> dict[str, list[dict]]:
+    """{label: the view pairs' rewards after the run's last step}, for plots.rm.plot_reward_distributions."""
+    return {run_label(r): r["views"][-1] for r in runs}
