@@ -224,3 +224,81 @@ def test_preference_panel_trains_with_a_new_beta_and_redraws_live_in_jupyterlab(
             print(f"screenshot of the preference panel: {shot}")
         finally:
             browser.close()
+
+
+COURSE_ENV = {"EURUS_KIT_PRESET": "tiny", "EURUS_KIT_DEMO_STEPS": "2", "TQDM_MININTERVAL": "5"}
+BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--no-first-run"]
+
+
+@contextlib.contextmanager
+def _course_notebook(name: str, tmp_path: Path):
+    """(page, saved notebook path): a copy of notebooks/<name> opened in JupyterLab and run top to bottom.
+
+    The kernel works in an empty run folder with `EURUS_KIT_DEMO_STEPS=2`; no cell may show an error.
+    """
+    from playwright.sync_api import expect, sync_playwright
+
+    shutil.copy(ROOT / "notebooks" / name, tmp_path / name)
+    with _jupyterlab(tmp_path, {**COURSE_ENV, "EURUS_KIT_RUN_DIR": str(tmp_path / "run")}) as url, \
+            sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{url}/lab/tree/{name}")
+            expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(1, timeout=90_000)
+            _wait_for_kernel(url)
+            page.locator(".jp-Notebook .jp-Cell").first.click()
+            _run_all_cells(page)
+            last_prompt = page.locator(".jp-Notebook .jp-CodeCell .jp-InputArea-prompt").last
+            expect(last_prompt).to_have_text(re.compile(r"\[\d+\]"), timeout=900_000)  # the whole notebook ran
+            assert not _saved_errors(page, tmp_path / name)
+            yield page, tmp_path / name
+        finally:
+            browser.close()
+
+
+def test_reward_panel_trains_another_objective_and_redraws_the_distributions_in_jupyterlab(tmp_path, record_property):
+    from playwright.sync_api import expect
+
+    with _course_notebook("04_reward_model.ipynb", tmp_path) as (page, saved):
+        panel = page.locator(".jp-OutputArea-output", has=page.locator("button.jupyter-button", has_text="Run"))
+        status = panel.locator(".widget-html-content").last
+        expect(status).to_contain_text("BT+DR lr=", timeout=30_000)  # the default run, done while running all
+        panel.locator(".widget-dropdown select").select_option("dr")
+        before = page.evaluate(WATCH_FIGURE)
+        panel.locator("button.jupyter-button", has_text="Run").click()
+        expect(status).to_contain_text("DR lr=0.001: 2 steps in", timeout=600_000)  # the run finished as dr
+        expect(status).to_contain_text("step 2/2")
+        srcs = page.evaluate("() => window.__figureSrcs")
+        assert len(set(srcs) - {before}) >= 2, f"the figure was redrawn {len(set(srcs))} times, not after each step"
+        expect(panel.locator(".widget-html-content", has_text="Error")).to_have_count(0)
+        assert not _saved_errors(page, saved)
+        shot = tmp_path / "reward_panel.png"
+        panel.screenshot(path=str(shot))
+        record_property("screenshot", str(shot))
+
+
+def test_best_of_n_slider_redraws_the_curves_and_the_picks_in_jupyterlab(tmp_path):
+    from playwright.sync_api import expect
+
+    with _course_notebook("05_evaluation.ipynb", tmp_path) as (page, saved):
+        output = page.locator(".jp-OutputArea-output", has=page.locator(".widget-slider"))
+        expect(output).to_contain_text("pick at N=4", timeout=30_000)  # the largest N of the live curve
+        before = page.evaluate("() => document.querySelector('.jp-OutputArea-output img.widget-image').src")
+        output.locator(".noUi-handle").first.focus()
+        page.keyboard.press("ArrowLeft")
+        expect(output).to_contain_text("pick at N=2", timeout=30_000)
+        after = page.evaluate("() => document.querySelector('.jp-OutputArea-output img.widget-image').src")
+        assert after != before  # the curves were redrawn with the new N marked
+        assert not _saved_errors(page, saved)
+
+
+def test_reproduce_notebook_says_what_is_not_measured_in_an_empty_run_in_jupyterlab(tmp_path):
+    from playwright.sync_api import expect
+
+    with _course_notebook("06_reproduce_the_paper.ipynb", tmp_path) as (page, saved):
+        notebook = page.locator(".jp-Notebook")
+        expect(notebook).to_contain_text("not measured: run eurus-kit rm", timeout=30_000)
+        expect(notebook).to_contain_text("DPO's chosen reward falls below 0")  # the verdict table rendered
+        assert not _saved_errors(page, saved)
