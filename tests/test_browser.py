@@ -8,7 +8,12 @@ renders. These tests start JupyterLab on 127.0.0.1 and drive Chromium with Playw
 - notebook 03 run top to bottom on an empty run folder (shipped sample pairs, the base model,
   `EURUS_KIT_DEMO_STEPS=2` so each preference run is two optimizer steps): in its panel, change
   β, press Run, and watch the reward figure redrawn after each step, with no error in any cell;
-  a screenshot is saved in the test's tmp folder and its path is printed and recorded.
+  a screenshot is saved in the test's tmp folder and its path is printed and recorded;
+- notebooks 04, 05 and 06, each run top to bottom the same way (`_course_notebook`) with no cell
+  showing an error: in 04's reward panel, switch the objective to DR, press Run and watch the
+  reward distributions redrawn after each step; in 05, move the best-of-N slider and see the
+  table of picks and the figure follow; 06 has no widget: an empty run folder must say what is
+  not measured and render the verdict table.
 
 Needs Debian's Chromium at /usr/bin/chromium (`.ci/run` installs it); skipped without it.
 """
