@@ -28,4 +28,6 @@ def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     denominator = 1 + z2 / n
     centre = (p + z2 / (2 * n)) / denominator
     half = z / denominator * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # It contains p in exact arithmetic; rounding can put the low end of 0/11 at +3e-17, which makes a
+    # plot's error bar negative (matplotlib refuses those), so the bounds are clamped around p.
+    return min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half))
