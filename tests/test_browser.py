@@ -12,8 +12,8 @@ renders. These tests start JupyterLab on 127.0.0.1 and drive Chromium with Playw
 - notebooks 04, 05 and 06, each run top to bottom the same way (`_course_notebook`) with no cell
   showing an error: in 04's reward panel, switch the objective to DR, press Run and watch the
   reward distributions redrawn after each step; in 05, move the best-of-N slider and see the
-  table of picks and the figure follow; 06 has no widget: an empty run folder must say what is
-  not measured and render the verdict table.
+  table of picks and the figure follow; in 06, an empty run folder says what is not measured,
+  renders the verdict table, and its claim dropdown shows another claim's evidence.
 
 Needs Debian's Chromium at /usr/bin/chromium (`.ci/run` installs it); skipped without it.
 """
@@ -299,11 +299,16 @@ def test_best_of_n_slider_redraws_the_curves_and_the_picks_in_jupyterlab(tmp_pat
         assert not _saved_errors(page, saved)
 
 
-def test_reproduce_notebook_says_what_is_not_measured_in_an_empty_run_in_jupyterlab(tmp_path):
+def test_reproduce_notebook_says_what_is_not_measured_and_explores_a_claim_in_jupyterlab(tmp_path):
     from playwright.sync_api import expect
 
     with _course_notebook("06_reproduce_the_paper.ipynb", tmp_path) as (page, saved):
         notebook = page.locator(".jp-Notebook")
         expect(notebook).to_contain_text("not measured: run eurus-kit rm", timeout=30_000)
         expect(notebook).to_contain_text("DPO's chosen reward falls below 0")  # the verdict table rendered
+        explorer = page.locator(".jp-OutputArea-output", has=page.locator(".widget-dropdown select"))
+        expect(explorer).to_contain_text("Evidence: Table 1: the preference trees")
+        explorer.locator(".widget-dropdown select").select_option(index=6)  # reranking with Eurus-RM
+        expect(explorer).to_contain_text("Evidence: Figure 4 / Table 9: best-of-N reranking", timeout=30_000)
+        expect(explorer).to_contain_text("not measured: run eurus-kit eval")
         assert not _saved_errors(page, saved)

@@ -190,3 +190,20 @@ def test_the_best_of_n_shown_is_the_runs_then_the_shipped_then_the_live_one(empt
     empty_run.path("eval", "best_of_n.json").write_text(json.dumps(CURVE))
     shown = curve_source(empty_run, live)
     assert shown.origin == "run" and shown.curve == CURVE and "4 problems" in shown.note
+
+
+def test_the_claim_explorer_shows_each_verdict_with_the_section_that_holds_its_evidence(empty_run, tmp_path):
+    from eurus_lib.verdicts import ROWS, verdict_rows
+
+    samples = tmp_path / "samples"
+    _real_run_layout(samples / "results")
+    assert len(reproduced.CLAIM_SECTIONS) == len(ROWS)
+    explorer = reproduced.ClaimExplorer(empty_run, verdict_rows(empty_run), samples)
+    assert "not measured" in explorer.detail.value and "Table 1: the preference trees" in explorer.detail.value
+    explorer.claim.value = 4  # adding L_DR: the rm stage's Table 4, from the shipped run
+    assert "Table 4" in explorer.detail.value and "87.0" in explorer.detail.value
+    assert bytes(explorer.plot.value).startswith(PNG) and explorer.plot.layout.display is None
+    explorer.claim.value = 2  # figure 5: no prefs results anywhere
+    assert "not measured: run <code>eurus-kit prefs</code>" in explorer.detail.value
+    assert explorer.plot.layout.display == "none"
+    assert explorer.text().splitlines()[4].endswith("not measured (evidence: table4)")

@@ -169,6 +169,50 @@ def shipped_verdicts(samples: Path = SAMPLES) -> list[dict] | None:
     return verdict_rows(folder) if folder.is_dir() and any(folder.iterdir()) else None
 
 
+# The section that holds the evidence for each row of eurus_lib.verdicts.ROWS, in its order.
+CLAIM_SECTIONS = [table1, table3, figure5, table3, table4, table4, figure4, mint]
+
+
+class ClaimExplorer:
+    """A dropdown over the paper's claims: the verdict of the one picked, then its section's table and figure."""
+
+    def __init__(self, run, rows: list[dict], samples: Path = SAMPLES):
+        import ipywidgets as w
+
+        self.run, self.rows, self.samples = run, rows, samples
+        self.claim = w.Dropdown(options=[(r["claim"], i) for i, r in enumerate(rows)], description="claim",
+                                layout=w.Layout(width="60em"))
+        self.detail = w.HTML()
+        self.plot = w.Image(format="png", layout=w.Layout(max_width="900px"))
+        self.claim.observe(lambda change: self.show(change["new"]), names="value")
+        self.widget = w.VBox([self.claim, self.detail, self.plot])
+        self.show(0)
+
+    def show(self, i: int) -> None:
+        import mistune
+
+        from .live import figure_png
+
+        row, section = self.rows[i], CLAIM_SECTIONS[i](self.run, self.samples)
+        self.detail.value = mistune.html(claim_markdown(row, section))
+        draw = section.figure if section.measured else None
+        self.plot.value = figure_png(draw()) if draw else b""
+        self.plot.layout.display = None if draw else "none"
+
+    def text(self) -> str:
+        """The text view: each claim, its verdict and the section that holds its evidence."""
+        return "\n".join(f"- {r['claim']}: {r['status']} (evidence: {CLAIM_SECTIONS[i].__name__})"
+                         for i, r in enumerate(self.rows))
+
+
+def claim_markdown(row: dict, section: Section) -> str:
+    """One claim's verdict, then the section its evidence comes from."""
+    verdict = f"**{row['status']}**" + (f": {row['reason']}" if row["reason"] else "")
+    head = (f"**{row['claim']}** ({row['paper_ref']}). Paper: {row['paper']}. Ours: {row['ours']}. Verdict: {verdict}."
+            f"\n\nEvidence: *{section.title}*. {section.note}")
+    return head + ("\n\n" + section.markdown if section.measured else "")
+
+
 def _num(x, sign: bool = True) -> str:
     if x is None:
         return "-"
