@@ -39,6 +39,9 @@ def live_best_of_n(cfg, run, device: str, tasks: Sequence, n_max: int = 4) -> di
     from .samples import sft_policy
 
     spec, policy_note = sft_policy(run, cfg)
+    if spec == cfg.model.policy:
+        policy_note = (f"the base model {spec}, because the sft stage has not run in {run.root} (the eval stage samples "
+                       "from the SFT policy)")
     model, tok = load_trained_policy(spec, cfg.model, device)
     raw = sample_n(model, tok, [conversation(t) for t in tasks], n_max, temperature=cfg.eval.bon_temperature,
                    top_p=cfg.eval.bon_top_p, max_new_tokens=cfg.eval.max_new_tokens, seed=cfg.run.seed,

@@ -75,6 +75,9 @@ class RewardDemo:
         self.n_pairs, self.n_view = n_pairs, n_view
         self.spec, self.start_note = sft_policy(run, cfg)
         self.from_sft = self.spec != cfg.model.policy
+        if not self.from_sft:
+            self.start_note = (f"the base model {cfg.model.policy} with a new head, because the sft stage has not run "
+                               f"in {run.root} (Eurus-RM starts from Eurus-7B-SFT, as the rm stage starts from sft/model)")
         self.out = run.root.joinpath(*DEMO_FOLDER)
         self.train_rows: list[dict] = []
         self.view: list[dict] = []
