@@ -3,7 +3,11 @@
     from eurus_lib.course.samples import sft_source, pairs_source     # the run's rows, else the shipped sample
     from eurus_lib.course.sft_demo import train_sft_demo              # notebook 02's few-step SFT run
     from eurus_lib.course.prefs_demo import PreferenceDemo            # notebook 03's few-step DPO/KTO/NCA runs
-    from eurus_lib.course.panel import preference_panel               # its ipywidgets panel
+    from eurus_lib.course.panel import PreferencePanel                # its ipywidgets panel
+    from eurus_lib.course.rm_demo import RewardDemo                   # notebook 04's few-step reward-model runs
+    from eurus_lib.course.rm_panel import RewardPanel                 # its panel, reward histograms redrawn live
+    from eurus_lib.course.bon_demo import live_best_of_n, BestOfNSlider   # notebook 05's best-of-N and N slider
+    from eurus_lib.course.reproduced import sections, ClaimExplorer   # notebook 06: every result beside the paper
 
 A notebook reuses what the stages wrote into its run folder and never retrains it; when a stage
 before it has not run, it starts from `data/samples/` (rows of a real tiny run) and says so.
