@@ -21,7 +21,8 @@ def test_notebook_is_stored_without_outputs(path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_executes_on_the_tiny_preset(path, tmp_path):
+def test_notebook_executes_on_the_tiny_preset(path, tmp_path, monkeypatch):
+    monkeypatch.setenv("EURUS_KIT_DEMO_STEPS", "2")  # each live demo trains 2 steps: the same code, less time
     nb = execute_notebook(path, run_dir=tmp_path / "run", preset="tiny", html=tmp_path / f"{path.stem}.html")
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
