@@ -16,8 +16,8 @@ prompt). The stage reads `trees/pairs.jsonl`, `sft/model/`, `sft/heldout/sft.jso
     figures/prefs_reward_dynamics.png, figures/prefs_heldout.png   (figure 5 and Table 3 analogs)
 
 Killed, it resumes: the reference file is read back, finished algorithms are not retrained, and a
-half-trained one continues from its last checkpoint (prefs.train). What our runs showed, and what
-moved it, is in FINDINGS below and in the report.
+half-trained one continues from its last checkpoint (prefs.train). What moves the dynamics (β,
+learning rate, steps, pairs, layers) is measured by benchmarks/sweep_prefs.py on a finished run.
 """
 
 from __future__ import annotations
@@ -29,9 +29,6 @@ from pathlib import Path
 from ..runs import RunDir
 
 FIGURES = {"dynamics": "prefs_reward_dynamics.png", "heldout": "prefs_heldout.png"}
-FINDINGS = ""  # filled in from benchmarks/sweep_prefs.py runs (see the report section)
-
-
 def run(cfg, run: RunDir) -> dict:
     """Prepare the pairs, score the reference once, train each algorithm, score held-out, draw."""
     from ..hardware import pick_device
@@ -179,8 +176,6 @@ def report(run: RunDir) -> str:
              comparison_markdown(s["heldout"], paper=table3_rows()), "",
              f"![Held-out pass@1 of SFT, DPO, KTO and NCA](../figures/{FIGURES['heldout']})", "",
              verdict_markdown(s["dynamics"], s["verdict"]["rewards"], s["verdict"]["accuracy"])]
-    if FINDINGS:
-        parts += ["", FINDINGS]
     return "\n".join(parts)
 
 
