@@ -56,12 +56,15 @@ def split_by_loss(tok, input_ids, labels) -> tuple[str, str]:
 def train_sft_demo(cfg, run, rows: Sequence[dict], device: str,
                    on_record: Callable[[dict], None] | None = None):
     """(model in eval mode, tokenizer, summary): the sft stage's training function, briefly, from the base model."""
+    from transformers import set_seed
+
     from ..models import load_policy
     from ..sft.data import to_examples
     from ..sft.train import train_sft
 
     out = run.root.joinpath(*DEMO_FOLDER)
     shutil.rmtree(out, ignore_errors=True)  # a fresh demo: no checkpoint to resume, no stale held-out answers
+    set_seed(cfg.run.seed)  # the same fresh LoRA weights as the sft stage starts from
     model, tok = load_policy(cfg.model.policy, cfg.model, device=device, lora=True, trainable=True)
     summary = train_sft(model, tok, to_examples(list(rows)), cfg.sft, out, seed=cfg.run.seed, device=device,
                         max_length=cfg.model.max_seq_len, on_record=on_record)

@@ -62,6 +62,9 @@ def train_algorithm(algo: str, start: Start, rows: list[dict], settings, out_dir
                             gradient_checkpointing=gradient_checkpointing)
     log = StepLog(out_dir / "log.jsonl", resume_step=checkpoint_step(resume), on_record=on_record,
                   extra={"algorithm": algo})
+    from transformers import set_seed
+
+    set_seed(seed)  # TRL adds the fresh adapters here: every algorithm starts from the same LoRA init
     trainer = (kto_cls if algo == "kto" else dpo_cls)(
         model=start.model, args=args, train_dataset=Dataset.from_list(rows), processing_class=start.tok,
         peft_config=start.peft_config, callbacks=[reward_keys(), log, *callbacks])

@@ -20,6 +20,8 @@ FIGURES = {"accuracy": "sft_accuracy.png", "loss": "sft_loss.png"}
 
 def run(cfg, run: RunDir) -> dict:
     """Score the base policy, train, score the SFT policy, draw the figures."""
+    from transformers import set_seed
+
     from ..hardware import pick_device
     from ..models import load_policy
     from ..policies import heldout_records, heldout_tasks
@@ -32,6 +34,7 @@ def run(cfg, run: RunDir) -> dict:
     tasks = heldout_tasks(run, cfg)
     model, tok = load_policy(cfg.model.policy, cfg.model, device=device)
     base = heldout_records(run, "sft", "base", model, tok, cfg, tasks)
+    set_seed(cfg.run.seed)  # the fresh LoRA weights are random: same seed, same start, same run
     model, tok = load_policy(cfg.model.policy, cfg.model, device=device, lora=True, trainable=True)
     print(f"[sft] training on {len(examples)} examples ({len(rows)} distinct SFT rows) ...", flush=True)
     train = train_sft(model, tok, examples, cfg.sft, run.root / "sft", seed=cfg.run.seed, device=device,
