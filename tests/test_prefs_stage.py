@@ -141,3 +141,15 @@ def test_qlora_start_trains_the_sft_adapter_on_and_scores_the_same_reference_as_
     saved = json.loads((tmp_path / "dpo" / "model" / "adapter_config.json").read_text())
     assert saved["base_model_name_or_path"] == json.loads((sft / "adapter_config.json").read_text())[
         "base_model_name_or_path"]  # a whole adapter on the base, not stacked on sft/model
+
+
+@pytest.mark.slow
+def test_a_step_budget_keeps_only_the_batches_it_trains_on(staged):
+    import dataclasses
+
+    from eurus_lib.prefs.stage import prepare_pairs
+
+    cfg, run, _ = staged
+    _, _, every = prepare_pairs(run, dataclasses.replace(cfg, prefs=dataclasses.replace(cfg.prefs, max_steps=-1)))
+    _, _, budget = prepare_pairs(run, dataclasses.replace(cfg, prefs=dataclasses.replace(cfg.prefs, max_steps=1)))
+    assert len(every) == 2 and budget == every[:1]  # the reference is scored for these pairs only

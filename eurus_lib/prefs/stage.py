@@ -51,6 +51,7 @@ def run(cfg, run: RunDir) -> dict:
 
 def prepare_pairs(run: RunDir, cfg):
     """(usable pairs, skipped counts, batches): bad pairs counted and skipped, one shared batch order."""
+    from ..dist import world_size
     from ..errors import KitError
     from ..jsonl import read_jsonl
     from ..models import load_tokenizer
@@ -65,6 +66,8 @@ def prepare_pairs(run: RunDir, cfg):
     batches = batch_order([p.length for p in pairs], cfg.prefs.batch_size, cfg.run.seed)
     if "kto" in cfg.prefs.algorithms:
         batches = drop_kto_leftover(batches, skipped)
+    if cfg.prefs.max_steps > 0:  # the updates stop there: train on, and score the reference for, those batches only
+        batches = batches[: cfg.prefs.max_steps * cfg.prefs.grad_accum * world_size()]
     print(f"[prefs] {sum(map(len, batches))} pairs in {len(batches)} batches of {cfg.prefs.batch_size}"
           + (f"; skipped {describe_skipped(skipped)}" if skipped else ""), flush=True)
     return pairs, skipped, batches
