@@ -84,11 +84,11 @@ def reproduce(cfg: KitConfig, run: RunDir, *, force: bool = False, notebooks: bo
 
 
 def export_notebooks(cfg: KitConfig, run: RunDir) -> list[Path]:
-    """Execute the course notebooks whose stage exists and save them as HTML in the run folder."""
-    built = {s.notebook for s in STAGES if s.is_built()}
+    """Execute the course notebooks (those of unbuilt stages left out) and save them as HTML in the run folder."""
+    unbuilt = {s.notebook for s in STAGES if not s.is_built()} - {s.notebook for s in STAGES if s.is_built()}
     written = []
     for nb in sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb")):
-        if nb.name.startswith("00_") or nb.name in built:
+        if nb.name not in unbuilt:  # 00 and 06 belong to no stage: always run
             html = run.path("notebooks", nb.with_suffix(".html").name)
             print(f"[notebooks] executing {nb.name} ...", flush=True)
             with run.stage(f"notebook:{nb.stem}"):
