@@ -64,6 +64,8 @@ class Stage:
 
 MODEL_LOADING = ("model.dtype", "model.load_in_4bit", "model.nf4_kernels")
 POLICY = ("model",)
+# The training stages score their policies on the held-out problems with these eval settings.
+HELDOUT_SCORING = ("eval.max_problems", "eval.temperature", "eval.max_new_tokens")
 
 STAGES: list[Stage] = [
     Stage("tasks", "Problems with ground truth", "01_preference_trees.ipynb", "section 2.1, App. A.3",
@@ -74,14 +76,14 @@ STAGES: list[Stage] = [
           settings=("trees", *MODEL_LOADING), after=("tasks",)),
     Stage("sft", "Supervised fine-tuning", "02_sft.ipynb", "section 3, table 3",
           reads=("trees/sft.jsonl", "tasks/heldout.jsonl"), writes=("sft/", "figures/sft_*.png"),
-          settings=(*POLICY, "sft"), after=("tasks", "trees"), main_process_only=False),
+          settings=(*POLICY, "sft", *HELDOUT_SCORING), after=("tasks", "trees"), main_process_only=False),
     Stage("prefs", "Preference learning: DPO, KTO, NCA", "03_preference_learning.ipynb",
           "sections 3 and 6.1, figure 5, table 3",
           reads=("trees/pairs.jsonl", "sft/model/", "tasks/heldout.jsonl"), writes=("prefs/", "figures/prefs_*.png"),
-          settings=(*POLICY, "prefs"), after=("tasks", "trees", "sft"), main_process_only=False),
+          settings=(*POLICY, "prefs", *HELDOUT_SCORING), after=("tasks", "trees", "sft"), main_process_only=False),
     Stage("rm", "Reward model: L_BT + L_DR", "04_reward_model.ipynb", "sections 3 and 5, table 4",
           reads=("trees/pairs.jsonl", "trees/rm_pairs.jsonl", "sft/model/", "tasks/heldout.jsonl"),
-          writes=("rm/", "figures/rm_*.png"), settings=(*POLICY, "rm"), after=("tasks", "trees", "sft"),
+          writes=("rm/", "figures/rm_*.png"), settings=(*POLICY, "rm", *HELDOUT_SCORING), after=("tasks", "trees", "sft"),
           main_process_only=False),
     Stage("eval", "Evaluation, best-of-N and multi-turn", "05_evaluation.ipynb",
           "sections 4 and 5, figure 4, table 9",

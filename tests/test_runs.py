@@ -36,8 +36,13 @@ def _digests(overrides):
 
 
 def test_an_eval_setting_changes_only_the_eval_digest():
-    base, changed = _digests([]), _digests(["eval.max_problems=5"])
+    base, changed = _digests([]), _digests(["eval.best_of_n=1,2"])
     assert [n for n in base if base[n] != changed[n]] == ["eval"]
+
+
+def test_a_held_out_scoring_setting_reruns_the_stages_that_score_policies():
+    base, changed = _digests([]), _digests(["eval.max_problems=5"])
+    assert [n for n in base if base[n] != changed[n]] == ["sft", "prefs", "rm", "eval"]
 
 
 def test_a_trees_setting_reruns_trees_and_everything_that_reads_them():
@@ -46,7 +51,7 @@ def test_a_trees_setting_reruns_trees_and_everything_that_reads_them():
 
 
 def test_an_sft_setting_leaves_tasks_and_trees_alone():
-    base, changed = _digests([]), _digests(["sft.lr=1e-3"])
+    base, changed = _digests([]), _digests(["sft.lr=5e-4"])
     assert [n for n in base if base[n] != changed[n]] == ["sft", "prefs", "rm", "eval"]
 
 
@@ -72,8 +77,8 @@ def test_a_failed_stage_is_recorded_and_not_done(tmp_path):
 
 
 def test_existing_run_recovers_its_config(tmp_path):
-    RunDir.open(tmp_path, load_config("tiny", ["sft.lr=1e-3"]))
-    assert RunDir.existing(tmp_path).cfg.sft.lr == 1e-3
+    RunDir.open(tmp_path, load_config("tiny", ["sft.lr=5e-4"]))
+    assert RunDir.existing(tmp_path).cfg.sft.lr == 5e-4  # not tiny's own value
 
 
 class _Counting:
@@ -111,9 +116,9 @@ def test_a_stage_is_skipped_when_nothing_it_reads_changed(tmp_path, fake_sft):
     run_stage(stage, run.cfg, run)
     run_stage(stage, run.cfg, run)
     assert body.calls == 1
-    run2 = RunDir.open(tmp_path, load_config("tiny", ["eval.max_problems=3"]))
+    run2 = RunDir.open(tmp_path, load_config("tiny", ["eval.best_of_n=1,2"]))
     run_stage(stage, run2.cfg, run2)
-    assert body.calls == 1  # an eval setting never retrains
+    assert body.calls == 1  # an eval setting the stage does not read never retrains
 
 
 def test_new_upstream_outputs_rerun_a_stage_and_set_its_old_outputs_aside(tmp_path, fake_sft):

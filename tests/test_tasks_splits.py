@@ -30,10 +30,12 @@ def tiny_splits():
 
 def test_tiny_preset_gives_the_configured_counts_balanced_over_families(tiny_splits):
     settings = load_config("tiny").tasks
-    assert len(tiny_splits.train) == settings.n_train and len(tiny_splits.heldout) == settings.n_heldout
+    assert len(tiny_splits.train) == settings.n_train
+    assert len(tiny_splits.heldout) == settings.n_heldout + settings.humaneval_heldout  # HumanEval joins held-out
     families = [t.family for t in tiny_splits.train]
-    assert {f: families.count(f) for f in set(families)} == {"math": 24, "code": 24, "logic": 24}
-    assert families[:3] == ["math", "code", "logic"]  # interleaved: any prefix is balanced
+    per_family = settings.n_train // len(settings.families)
+    assert {f: families.count(f) for f in set(families)} == {f: per_family for f in settings.families}
+    assert families[:len(settings.families)] == settings.families  # interleaved: any prefix is balanced
 
 
 def test_the_same_seed_gives_the_same_splits_and_another_seed_other_problems(tiny_splits):
