@@ -29,12 +29,13 @@ def test_trl_masks_the_prompt_and_its_loss_is_the_mean_over_response_tokens(tiny
     model, tok = tiny_policy
     batch, loss = trl_sft_loss(model, tok, to_examples(_sft_rows(2)), tiny_cfg.sft, max_length=256, device="cpu")
     context, trained = split_by_loss(tok, batch["input_ids"][0], batch["labels"][0])
-    assert context.endswith("<|im_start|>assistant\n") and "What is 0 + 0?" in context
-    assert trained.startswith("Step 1: 0 + 0 = 0.") and "What is" not in trained
+    i = next(i for i in range(2) if f"What is {i} + {i}?" in context)  # the batch's first row, whichever it is
+    assert context.endswith("<|im_start|>assistant\n")
+    assert trained.startswith(f"Step 1: {i} + {i} = {2 * i}.") and "What is" not in trained
     with torch.no_grad():
         expected = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                          labels=batch["labels"]).loss
-    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-4)  # fp32 sums in another order
 
 
 def test_the_sft_demo_trains_the_stage_function_into_the_notebook_folder(tmp_path):
