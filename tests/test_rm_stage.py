@@ -14,7 +14,7 @@ from eurus_lib.tasks import ultrainteract_instruction
 from eurus_lib.tasks.base import Task
 from eurus_lib.trees.prompts import ground_truth_action
 
-SMALL = ["tasks.n_train=4", "tasks.n_heldout=3", "rm.max_steps=2", "rm.batch_size=2", "rm.lora_layers=1",
+SMALL = ["tasks.n_train=4", "tasks.n_heldout=3", "tasks.humaneval_heldout=0", "rm.max_steps=2", "rm.batch_size=2", "rm.lora_layers=1",
          "rm.max_length=768", "rm.save_steps=1", "rm.score_batch_size=8"]
 OBJECTIVES = ["bt+dr", "bt", "dr"]
 
