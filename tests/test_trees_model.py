@@ -10,7 +10,7 @@ from eurus_lib.tasks import stage as tasks_stage
 from eurus_lib.trees import stage
 from eurus_lib.ultrainteract import PAIR_FIELDS, SFT_FIELDS
 
-OVERRIDES = ["tasks.n_train=6", "tasks.n_heldout=3", "trees.max_trees=3", "trees.max_turns=2",
+OVERRIDES = ["tasks.families=math,code,logic", "tasks.n_train=6", "tasks.n_heldout=3", "trees.max_trees=3", "trees.max_turns=2",
              "trees.samples_per_turn=2", "trees.annotate_samples=1", "trees.max_new_tokens=40",
              "trees.batch_size=16"]
 
