@@ -80,8 +80,7 @@ class PreferencePanel:
         self._say(f"{self._label()} · {self.live.status()}")
 
     def _say(self, text: str, error: bool = False) -> None:
-        color = "#c33" if error else "#333"
-        self.status.value = f"<span style='color:{color}'>{html.escape(text)}</span>"
+        self.status.value = status_html(text, error)
 
     def text(self) -> str:
         """The text view: every finished run in one line, then the steps of the latest."""
@@ -89,6 +88,12 @@ class PreferencePanel:
         if self.live is not None:
             lines += ["", self.live.text()]
         return "\n".join(lines)
+
+
+def status_html(text: str, error: bool = False) -> str:
+    """A panel's status line: the text escaped, red when it reports an error."""
+    color = "#c33" if error else "#333"
+    return f"<span style='color:{color}'>{html.escape(text)}</span>"
 
 
 def comparison_logs(runs) -> dict[str, list[dict]]:

@@ -14,12 +14,12 @@ and writes the latest values into the status line.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 
 from ..config import field_info, set_value
 from ..errors import KitError
 from .live import figure_png
+from .panel import status_html
 from .rm_demo import result_sentence, run_label, view_summary
 
 FIELDS = ["lr", "max_steps"]
@@ -139,8 +139,7 @@ class RewardPanel:
         self._say(f"{self._label()} · {self.view.status()}")
 
     def _say(self, text: str, error: bool = False) -> None:
-        color = "#c33" if error else "#333"
-        self.status.value = f"<span style='color:{color}'>{html.escape(text)}</span>"
+        self.status.value = status_html(text, error)
 
     def text(self) -> str:
         """The text view: every finished run in one line, then the steps of the latest."""
