@@ -76,27 +76,41 @@ def prefill(prompts: list[list[int]], model, pad_id: int, n: int):
 
 def decode(model, logits, cache, mask, *, max_new_tokens: int, temperature: float, top_p: float, stop,
            pad_id: int, generator):
-    """Tokens (rows, steps), their T=1 log-probs, and which of them belong to the response."""
+    """Tokens (rows, steps), their T=1 log-probs, and which of them belong to the response.
+
+    Finished rows leave the batch: once an eighth of the live rows have stopped, the cache, mask and
+    positions keep only the rows still decoding (`Cache.batch_select_indices`), so a few long answers
+    do not drag every finished row through the remaining steps. Row order in the output is unchanged.
+    """
     import torch
 
-    rows = logits.shape[0]
+    rows, device = logits.shape[0], logits.device
+    tokens = torch.full((rows, max_new_tokens), pad_id, dtype=torch.long, device=device)
+    logps = torch.zeros((rows, max_new_tokens), dtype=torch.float32, device=device)
+    counted = torch.zeros((rows, max_new_tokens), dtype=torch.bool, device=device)
+    live = torch.arange(rows, device=device)  # original row index of each row still in the batch
     positions = mask.sum(-1, keepdim=True)  # the next token's index among each row's real tokens
-    done = torch.zeros(rows, dtype=torch.bool, device=logits.device)
-    tokens, logps, counted = [], [], []
+    done = torch.zeros(rows, dtype=torch.bool, device=device)  # per live row
     cache_arg = _cache_kwarg(model)
-    for _ in range(max_new_tokens):
+    steps = 0
+    for step in range(max_new_tokens):
         token = pick_tokens(logits, temperature, top_p, generator).masked_fill(done, pad_id)
-        tokens.append(token)
-        logps.append(logits.log_softmax(-1).gather(-1, token[:, None]).squeeze(-1))
-        counted.append(~done)
+        tokens[live, step] = token
+        logps[live, step] = logits.log_softmax(-1).gather(-1, token[:, None]).squeeze(-1)
+        counted[live, step] = ~done
         done = done | torch.isin(token, stop)
+        steps = step + 1
         if done.all():
             break
-        mask = torch.cat([mask, mask.new_ones(rows, 1)], dim=1)
+        if int(done.sum()) * 8 >= len(live):  # compact: drop the finished rows from every tensor
+            keep = (~done).nonzero().squeeze(-1)
+            cache.batch_select_indices(keep)
+            live, mask, positions, token, done = live[keep], mask[keep], positions[keep], token[keep], done[keep]
+        mask = torch.cat([mask, mask.new_ones(len(live), 1)], dim=1)
         out = model(input_ids=token[:, None], attention_mask=mask, position_ids=positions, use_cache=True,
                     **{cache_arg: cache})
         cache, logits, positions = _cache_of(out), out.logits[:, -1].float(), positions + 1
-    return torch.stack(tokens, 1), torch.stack(logps, 1), torch.stack(counted, 1)
+    return tokens[:, :steps], logps[:, :steps], counted[:, :steps]
 
 
 def pick_tokens(logits, temperature: float, top_p: float, generator):
