@@ -18,10 +18,18 @@ from .jsonl import read_jsonl, write_jsonl
 
 
 def load_trained_policy(folder: str | Path, model_settings, device: str):
-    """(model, tokenizer) of a stage's saved policy, in eval mode."""
+    """(model, tokenizer) of a stage's saved policy, in eval mode, for answering and sampling.
+
+    LoRA adapters are merged into the weights (unless the base is 4-bit, where merging would round
+    them): the merged model computes the same function with one matmul per projection instead of
+    three, which is about 10% of a greedy answer on the tiny model.
+    """
     from .models import load_policy
 
-    return load_policy(str(folder), model_settings, device=device)
+    model, tok = load_policy(str(folder), model_settings, device=device)
+    if hasattr(model, "merge_and_unload") and not model_settings.load_in_4bit:
+        model = model.merge_and_unload()
+    return model.eval(), tok
 
 
 def heldout_environment(cfg):

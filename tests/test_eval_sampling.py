@@ -50,3 +50,22 @@ def test_sampling_repeats_with_its_seed_and_its_log_probs_match_a_rescoring(tiny
     rows = [(prompts[p], s["token_ids"]) for p, group in enumerate(first) for s in group]
     rescored = response_logprobs(model, rows, pad_id=tok.pad_token_id, average=True, batch_size=6)
     assert [s["logprob"] for g in first for s in g] == pytest.approx(rescored, rel=1e-4, abs=1e-4)
+
+
+@pytest.mark.slow
+def test_finished_rows_leave_the_batch_and_the_others_decode_as_if_alone(tiny_policy, monkeypatch):
+    from transformers import DynamicCache
+
+    model, tok = tiny_policy
+    conversations = [[{"role": "user", "content": "Reply with the single word: yes."}],
+                     [{"role": "user", "content": "Count from one to twenty in words."}]]
+    selected = []
+    original = DynamicCache.batch_select_indices
+    monkeypatch.setattr(DynamicCache, "batch_select_indices",
+                        lambda self, idx: (selected.append(idx.tolist()), original(self, idx))[1])
+    together = sample_n(model, tok, conversations, 1, temperature=0.0, max_new_tokens=40, batch_size=2)
+    assert selected, "the short answer finished first, so the batch should have been compacted"
+    selected.clear()
+    alone = [sample_n(model, tok, [c], 1, temperature=0.0, max_new_tokens=40)[0] for c in conversations]
+    assert [g[0]["token_ids"] for g in together] == [g[0]["token_ids"] for g in alone]
+    assert together[0][0]["tokens"] < together[1][0]["tokens"]

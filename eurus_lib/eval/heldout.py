@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from ..generation import generate_chat
 from ..tasks import ultrainteract_instruction
 from .intervals import wilson_interval
+from .sampling import sample_n
 
 ALL = "all"
 
@@ -31,11 +31,11 @@ def conversation(task) -> list[dict]:
 
 def answer_tasks(model, tokenizer, tasks: Sequence, *, max_new_tokens: int = 192, batch_size: int = 16,
                  progress: bool | str = True) -> list[str]:
-    """One greedy response per task, in order (batched, length-sorted, left-padded by generate_chat)."""
-    replies = generate_chat(model, tokenizer, [conversation(t) for t in tasks], n=1, temperature=0.0,
-                            max_new_tokens=max_new_tokens, batch_size=batch_size,
-                            progress="answering" if progress is True else progress)
-    return [r[0] for r in replies]
+    """One greedy response per task, in order (length-sorted batches; finished answers leave the batch)."""
+    replies = sample_n(model, tokenizer, [conversation(t) for t in tasks], 1, temperature=0.0,
+                       max_new_tokens=max_new_tokens, batch_size=batch_size,
+                       progress="answering" if progress is True else progress)
+    return [r[0]["response"] for r in replies]
 
 
 def judge(tasks: Sequence, responses: Sequence[str], environment) -> list[dict]:
