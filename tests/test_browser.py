@@ -155,7 +155,6 @@ def test_tree_explorer_renders_and_steps_through_turns_in_jupyterlab(lab, tmp_pa
             browser.close()
 
 
-NB03 = ROOT / "notebooks" / "03_preference_learning.ipynb"
 # Records every new src of the panel's figure (an <img> whose src is replaced on each redraw).
 WATCH_FIGURE = """() => {
   window.__figureSrcs = [];
@@ -163,16 +162,6 @@ WATCH_FIGURE = """() => {
   new MutationObserver(() => window.__figureSrcs.push(img.src)).observe(img, {attributes: true, attributeFilter: ['src']});
   return img.src;
 }"""
-
-
-@pytest.fixture
-def lab03(tmp_path):
-    """JupyterLab serving a copy of notebook 03; its kernel trains two-step demos in an empty run folder."""
-    shutil.copy(NB03, tmp_path / NB03.name)
-    env = {"EURUS_KIT_PRESET": "tiny", "EURUS_KIT_RUN_DIR": str(tmp_path / "run"), "EURUS_KIT_DEMO_STEPS": "2",
-           "TQDM_MININTERVAL": "5"}
-    with _jupyterlab(tmp_path, env) as url:
-        yield url
 
 
 def _run_all_cells(page) -> None:
@@ -189,55 +178,13 @@ def _saved_errors(page, path: Path) -> list[str]:
             for o in c.get("outputs", []) if o.get("output_type") == "error"]
 
 
-def test_preference_panel_trains_with_a_new_beta_and_redraws_live_in_jupyterlab(lab03, tmp_path, record_property):
-    from playwright.sync_api import expect, sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--no-first-run"])
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{lab03}/lab/tree/{NB03.name}")
-            expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(1, timeout=90_000)
-            _wait_for_kernel(lab03)
-            page.locator(".jp-Notebook .jp-Cell").first.click()
-            _run_all_cells(page)
-            last_prompt = page.locator(".jp-Notebook .jp-CodeCell .jp-InputArea-prompt").last
-            expect(last_prompt).to_have_text(re.compile(r"\[\d+\]"), timeout=1_500_000)  # the whole notebook ran
-            assert not _saved_errors(page, tmp_path / NB03.name)
-
-            panel = page.locator(".jp-OutputArea-output", has=page.locator("button.jupyter-button", has_text="Run"))
-            status = panel.locator(".widget-html-content").last
-            expect(status).to_contain_text("DPO β=0.1", timeout=30_000)  # the default run, done while running all
-            beta = panel.locator(".widget-text", has=page.locator("label", has_text=re.compile(r"^beta$"))).locator("input")
-            beta.fill("0.3")
-            beta.press("Tab")
-            expect(panel).to_contain_text("prefs.beta = 0.3", timeout=30_000)  # accepted by config.set_value
-            before = page.evaluate(WATCH_FIGURE)
-            panel.locator("button.jupyter-button", has_text="Run").click()
-            expect(status).to_contain_text("DPO β=0.3 lr=", timeout=600_000)  # the run finished with the new β
-            expect(status).to_contain_text("2 steps in")
-            expect(status).to_contain_text("step 2/2")
-            srcs = page.evaluate("() => window.__figureSrcs")
-            assert len(set(srcs) - {before}) >= 2, f"the figure was redrawn {len(set(srcs))} times, not after each step"
-            expect(panel.locator(".widget-html-content", has_text="Error")).to_have_count(0)
-            assert not _saved_errors(page, tmp_path / NB03.name)
-            shot = tmp_path / "preference_panel.png"
-            panel.screenshot(path=str(shot))
-            record_property("screenshot", str(shot))
-            print(f"screenshot of the preference panel: {shot}")
-        finally:
-            browser.close()
-
-
 COURSE_ENV = {"EURUS_KIT_PRESET": "tiny", "EURUS_KIT_DEMO_STEPS": "2", "TQDM_MININTERVAL": "5"}
 BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--disable-component-update", "--no-first-run"]
 
 
 @contextlib.contextmanager
-def _course_notebook(name: str, tmp_path: Path):
+def _course_notebook(name: str, tmp_path: Path, timeout_ms: int = 900_000):
     """(page, saved notebook path): a copy of notebooks/<name> opened in JupyterLab and run top to bottom.
 
     The kernel works in an empty run folder with `EURUS_KIT_DEMO_STEPS=2`; no cell may show an error.
@@ -256,11 +203,37 @@ def _course_notebook(name: str, tmp_path: Path):
             page.locator(".jp-Notebook .jp-Cell").first.click()
             _run_all_cells(page)
             last_prompt = page.locator(".jp-Notebook .jp-CodeCell .jp-InputArea-prompt").last
-            expect(last_prompt).to_have_text(re.compile(r"\[\d+\]"), timeout=900_000)  # the whole notebook ran
+            expect(last_prompt).to_have_text(re.compile(r"\[\d+\]"), timeout=timeout_ms)  # the whole notebook ran
             assert not _saved_errors(page, tmp_path / name)
             yield page, tmp_path / name
         finally:
             browser.close()
+
+
+def test_preference_panel_trains_with_a_new_beta_and_redraws_live_in_jupyterlab(tmp_path, record_property):
+    from playwright.sync_api import expect
+
+    with _course_notebook("03_preference_learning.ipynb", tmp_path, timeout_ms=1_500_000) as (page, saved):
+        panel = page.locator(".jp-OutputArea-output", has=page.locator("button.jupyter-button", has_text="Run"))
+        status = panel.locator(".widget-html-content").last
+        expect(status).to_contain_text("DPO β=0.1", timeout=30_000)  # the default run, done while running all
+        beta = panel.locator(".widget-text", has=page.locator("label", has_text=re.compile(r"^beta$"))).locator("input")
+        beta.fill("0.3")
+        beta.press("Tab")
+        expect(panel).to_contain_text("prefs.beta = 0.3", timeout=30_000)  # accepted by config.set_value
+        before = page.evaluate(WATCH_FIGURE)
+        panel.locator("button.jupyter-button", has_text="Run").click()
+        expect(status).to_contain_text("DPO β=0.3 lr=", timeout=600_000)  # the run finished with the new β
+        expect(status).to_contain_text("2 steps in")
+        expect(status).to_contain_text("step 2/2")
+        srcs = page.evaluate("() => window.__figureSrcs")
+        assert len(set(srcs) - {before}) >= 2, f"the figure was redrawn {len(set(srcs))} times, not after each step"
+        expect(panel.locator(".widget-html-content", has_text="Error")).to_have_count(0)
+        assert not _saved_errors(page, saved)
+        shot = tmp_path / "preference_panel.png"
+        panel.screenshot(path=str(shot))
+        record_property("screenshot", str(shot))
+        print(f"screenshot of the preference panel: {shot}")
 
 
 def test_reward_panel_trains_another_objective_and_redraws_the_distributions_in_jupyterlab(tmp_path, record_property):

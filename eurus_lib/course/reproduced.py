@@ -40,6 +40,12 @@ def _missing(title: str, paper: str, stage: str, what: str = "") -> Section:
                    + " in this run folder, or `make reproduce` for every stage.")
 
 
+def _stage_file(run, samples: Path, stage: str, name: str):
+    """(the stage's result, one of its files read) from the run folder, else the shipped run; (None, None) if neither."""
+    result = stage_result(run, stage, samples)
+    return result, (result.read(name) if result else None)
+
+
 def _from(result: StageResult) -> str:
     return f"From {result.note}."
 
@@ -120,8 +126,7 @@ def figure4(run, samples: Path = SAMPLES) -> Section:
     from ..plots.eval import plot_best_of_n
 
     title, paper = "Figure 4 / Table 9: best-of-N reranking", "§5.2, Figure 4, Table 9"
-    result = stage_result(run, "eval", samples)
-    curve = result.read("best_of_n.json") if result else None
+    result, curve = _stage_file(run, samples, "eval", "best_of_n.json")
     if not curve:
         return _missing(title, paper, "eval")
     ns = curve["N"]
@@ -142,8 +147,7 @@ def mint(run, samples: Path = SAMPLES) -> Section:
     from ..plots.eval import plot_success_by_turn
 
     title, paper = "MINT analog: multi-turn success by turn", "§4.1, Table 3 (MINT columns)"
-    result = stage_result(run, "eval", samples)
-    rates = result.read("multiturn.json") if result else None
+    result, rates = _stage_file(run, samples, "eval", "multiturn.json")
     if not rates:
         return _missing(title, paper, "eval")
     turns = max(len(v) for v in rates.values())

@@ -16,10 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..config import field_info, set_value
-from ..errors import KitError
 from .live import figure_png
-from .panel import status_html
+from .panel import TrainingPanel
 from .rm_demo import result_sentence, run_label, view_summary
 
 FIELDS = ["lr", "max_steps"]
@@ -87,66 +85,29 @@ class RewardView:
         return "\n".join([f"{self.title}: {self.step} of {self.total} steps, {n} view pairs", head, *rows])
 
 
-class RewardPanel:
-    def __init__(self, demo):
-        import ipywidgets as w
+class RewardPanel(TrainingPanel):
+    section, choice_key, choice_description, fields = "rm", "objectives", "objective", FIELDS
 
-        from ..widgets import config_editor
-
-        self.demo, self.cfg = demo, demo.cfg
-        self.view: RewardView | None = None
-        self.objective = w.Dropdown(options=list(field_info("rm", "objectives").metadata["choices"]),
-                                    value=self.cfg.rm.objectives[0], description="objective")
-        self.objective.observe(lambda change: set_value(self.cfg, "rm.objectives", [change["new"]]), names="value")
-        self.settings = config_editor(self.cfg, "rm", keys=FIELDS)
-        self.button = w.Button(description="Run", button_style="primary", icon="play")
-        self.button.on_click(lambda _: self.run())
-        self.progress = w.IntProgress(value=0, min=0, max=max(1, self.cfg.rm.max_steps), description="step")
-        self.status = w.HTML(f"<i>Press Run to train {self._label()} for {self.cfg.rm.max_steps} steps.</i>")
-        self.plot = w.Image(format="png", layout=w.Layout(display="none", max_width="980px"))
-        self.widget = w.VBox([self.objective, self.settings, w.HBox([self.button, self.progress]), self.status,
-                              self.plot])
+    @property
+    def objective(self):
+        return self.choice
 
     def _label(self) -> str:
         return f"{self.cfg.rm.objectives[0].upper()} lr={self.cfg.rm.lr:g}"
 
-    def run(self) -> dict | None:
-        """Train one run with the panel's settings, updating the panel live; None when it could not run."""
-        if self.button.disabled:  # a run is already going
-            return None
-        steps = self.cfg.rm.max_steps
-        self.view = RewardView(self.demo.untrained, total=steps, title=self._label())
-        self.progress.max, self.progress.value, self.button.disabled = max(1, steps), 0, True
-        self._say(f"training {self._label()} for {steps} steps ...")
-        try:
-            result = self.demo.run(on_record=self.view.record, on_scores=self.update)
-        except Exception as exc:  # a button callback's traceback goes to a log few people open: say it here too
-            self._say(str(exc) if isinstance(exc, KitError) else f"{type(exc).__name__}: {exc}", error=True)
-            if isinstance(exc, KitError):
-                return None
-            raise
-        finally:
-            self.button.disabled = False
-        self._say(f"{result_sentence(result)} · {self.view.status()}")
-        return result
+    def _start_view(self, steps: int) -> RewardView:
+        return RewardView(self.demo.untrained, total=steps, title=self._label())
+
+    def _train(self) -> dict:
+        return self.demo.run(on_record=self.view.record, on_scores=self.update)
+
+    def _sentence(self, result: dict) -> str:
+        return result_sentence(result)
 
     def update(self, step: int, scored: Sequence[dict]) -> None:
-        """One optimizer step: progress bar, live figure, status line."""
+        """One optimizer step: the view pairs' new rewards, then progress bar, live figure, status line."""
         self.view.update(step, scored)
-        self.progress.value = min(self.progress.max, step)
-        self.plot.value = self.view.png()
-        self.plot.layout.display = None
-        self._say(f"{self._label()} · {self.view.status()}")
-
-    def _say(self, text: str, error: bool = False) -> None:
-        self.status.value = status_html(text, error)
-
-    def text(self) -> str:
-        """The text view: every finished run in one line, then the steps of the latest."""
-        lines = [result_sentence(r) for r in self.demo.runs] or ["No run yet."]
-        if self.view is not None:
-            lines += ["", self.view.text()]
-        return "\n".join(lines)
+        self._show(step)
 
 
 def comparison_views(runs) -> dict[str, list[dict]]:
