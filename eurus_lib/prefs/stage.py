@@ -29,6 +29,8 @@ from pathlib import Path
 from ..runs import RunDir
 
 FIGURES = {"dynamics": "prefs_reward_dynamics.png", "heldout": "prefs_heldout.png"}
+
+
 def run(cfg, run: RunDir) -> dict:
     """Prepare the pairs, score the reference once, train each algorithm, score held-out, draw."""
     from ..hardware import pick_device
