@@ -5,7 +5,7 @@ import torch
 
 from eurus_lib.eval.sampling import pick_tokens, sample_n
 from eurus_lib.eval.scoring import encode_response, response_logprobs
-from eurus_lib.generation import generate_chat
+from eurus_lib.generation import generate_chat, render_prompt
 
 CONVERSATIONS = [[{"role": "user", "content": "What is 2 + 3?"}],
                  [{"role": "user", "content": "Write one sentence about the sea."}]]
@@ -29,9 +29,17 @@ def test_low_temperature_sharpens_the_draw():
 @pytest.mark.slow
 def test_greedy_continuations_from_a_shared_prefill_match_generate(tiny_policy):
     model, tok = tiny_policy
-    reference = generate_chat(model, tok, CONVERSATIONS, n=1, temperature=0.0, max_new_tokens=12, progress=False)
+    reference = []
+    for conversation in CONVERSATIONS:  # transformers' own generate, one prompt at a time
+        ids = tok(render_prompt(tok, conversation), return_tensors="pt", add_special_tokens=False)["input_ids"]
+        with torch.inference_mode():
+            out = model.generate(ids, max_new_tokens=12, do_sample=False, temperature=None, top_p=None, top_k=None,
+                                 pad_token_id=tok.pad_token_id)
+        reference.append(tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True))
     samples = sample_n(model, tok, CONVERSATIONS, 2, temperature=0.0, max_new_tokens=12)
-    assert [[s["response"] for s in group] for group in samples] == [[r[0]] * 2 for r in reference]
+    assert [[s["response"] for s in group] for group in samples] == [[r] * 2 for r in reference]
+    assert generate_chat(model, tok, CONVERSATIONS, temperature=0.0, max_new_tokens=12, progress=False) == \
+        [[r] for r in reference]
 
 
 @pytest.mark.slow

@@ -83,23 +83,28 @@ def test_task_generation_counts_problems_on_the_shared_bar(monkeypatch):
     assert rec.bars == [{"total": 6, "desc": "tasks", "unit": "task", "enabled": True, "done": 6}]
 
 
-def test_generation_counts_samples_on_the_shared_bar(monkeypatch):
-    from eurus_lib import generation
+def test_unseeded_generation_draws_its_seed_from_torch_and_returns_texts_per_conversation(monkeypatch):
+    import torch
 
-    class Tokenizer:
-        def apply_chat_template(self, conversation, tokenize, add_generation_prompt):
-            return conversation[-1]["content"]
+    from eurus_lib.eval import sampling
+    from eurus_lib.generation import generate_chat
 
-        def __call__(self, texts, add_special_tokens):
-            return {"input_ids": [[0] * len(t) for t in texts]}
+    calls = []
 
-    rec = Recorder()
-    monkeypatch.setattr(generation, "progress_bar", rec)
-    monkeypatch.setattr(generation, "_generate_batch", lambda model, tok, prompts, **kw: [p.upper() for p in prompts])
-    out = generation.generate_chat(None, Tokenizer(), [[{"role": "user", "content": "hi"}]], n=3, batch_size=2,
-                                   progress="sampling")
-    assert out == [["HI"] * 3]
-    assert rec.bars == [{"total": 3, "desc": "sampling", "unit": "sample", "enabled": True, "done": 3}]
+    def fake_sample_n(model, tok, conversations, n, **kw):
+        calls.append(kw)
+        return [[{"response": f"{c[-1]['content']}:{k}"} for k in range(n)] for c in conversations]
+
+    monkeypatch.setattr(sampling, "sample_n", fake_sample_n)
+    conversations = [[{"role": "user", "content": "hi"}], [{"role": "user", "content": "yo"}]]
+    torch.manual_seed(3)
+    out = generate_chat(None, None, conversations, n=2, batch_size=4, progress="sampling")
+    torch.manual_seed(3)
+    generate_chat(None, None, conversations, n=2, batch_size=4, progress=False)
+    generate_chat(None, None, conversations, n=2, seed=11, progress=False)
+    assert out == [["hi:0", "hi:1"], ["yo:0", "yo:1"]]
+    assert calls[0]["seed"] == calls[1]["seed"] and calls[2]["seed"] == 11
+    assert calls[0]["progress"] == "sampling" and calls[0]["batch_size"] == 4
 
 
 def test_jsonl_round_trip_is_atomic_and_a_missing_file_reads_as_empty(tmp_path):
