@@ -233,21 +233,43 @@ def _load(auto_cls, spec: str, settings: ModelSettings, device: str, **kwargs):
     return model if settings.load_in_4bit else model.to(device)
 
 
-def _load_with_adapter(auto_cls, base: str, adapter: str, spec: str, device: str, **kwargs):
+def _load_with_adapter(auto_cls, base: str, adapter: str, spec: str, device: str, *, head_saved: bool = False,
+                       **kwargs):
     from peft import PeftConfig, PeftModel
 
+    config = PeftConfig.from_pretrained(adapter)
+    # A trained reward model's head is saved with its adapter (modules_to_save), so the body's
+    # "score.weight MISSING, newly initialized" report would be wrong: keep it quiet.
+    head_saved = head_saved or "score" in (config.modules_to_save or [])
     lower = _adapter_base(base)
     if lower is not None:  # an adapter trained on top of another one (prefs on sft): merge the lower one first
-        model = _load_with_adapter(auto_cls, lower, base, spec, device, **kwargs).merge_and_unload()
+        model = _load_with_adapter(auto_cls, lower, base, spec, device, head_saved=head_saved,
+                                   **kwargs).merge_and_unload()
     else:
-        model = _from_pretrained(auto_cls, base, spec, **kwargs)
+        with _transformers_quiet(head_saved):
+            model = _from_pretrained(auto_cls, base, spec, **kwargs)
         if "quantization_config" not in kwargs:
             model = model.to(device)
-    config = PeftConfig.from_pretrained(adapter)
     if config.task_type == "CAUSAL_LM" and auto_cls.__name__ != "AutoModelForCausalLM":
         config.task_type = None  # a policy's adapter on a reward model's body (rm starts from sft): peft's
         #                          causal-LM wrapper needs generate(), which a sequence classifier lacks
     return PeftModel.from_pretrained(model, adapter, config=config, is_trainable=False)
+
+
+@contextlib.contextmanager
+def _transformers_quiet(enabled: bool):
+    """transformers' warnings (its load report among them) held back inside the block when enabled."""
+    from transformers.utils import logging as hf_logging
+
+    if not enabled:
+        yield
+        return
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
 
 
 def nf4_config(compute_dtype):
