@@ -61,3 +61,9 @@ def test_best_of_n_needs_the_rm_pick_above_random_and_self_consistency(tmp_path)
     curve["pass@1"]["RM reward:bt+dr"] = [0.3, 0.3]
     _write(tmp_path, "eval/best_of_n.json", curve)
     assert _by_claim(tmp_path)["§5.2, Figure 4, Table 9"]["status"] == NOT_AT_SCALE
+    # 2 of 12 against 0 of 12 (the tiny run of 2026-11-30): above both, but the intervals overlap
+    curve = {"N": [1, 8], "problems": 12, "oracle": [0.1, 0.6],
+             "pass@1": {"random": [0.1, 0.0], "self-consistency": [0.1, 0.0], "RM reward:bt+dr": [0.1, 2 / 12]}}
+    _write(tmp_path, "eval/best_of_n.json", curve)
+    row = _by_claim(tmp_path)["§5.2, Figure 4, Table 9"]
+    assert row["status"] == NOT_AT_SCALE and "intervals overlap" in row["reason"]
