@@ -15,7 +15,11 @@ alternates), so load from other processes on a shared machine affects them alike
 average is printed with the result. The two ways' numbers are also compared, so a speed-up never
 hides a wrong result. Not a timed test.
 
-Measured (log-probs, batch 16, 2026-11-29, the kit's shared 2-core CPU machine while other jobs
+Measured on the idle 2-core VM, 2026-11-30 (log-probs, batch 16, the default form): 256 answers of
+31-205 tokens (205 with the prompt): batched 147.9 s, one at a time 161.6 s: 1.1x; 64 answers:
+30.9 s against 35.8 s, 1.2x. Largest difference between the two ways: 1.1e-4 nats.
+
+Earlier (log-probs, batch 16, 2026-11-29, the kit's shared 2-core CPU machine while other jobs
 held a load average of 8-13 and this process was pinned to one CPU, so absolute rates are low):
 - `--form final`, 256 answers of 10-20 tokens (150 with the prompt): batched 1493 s, one at a time
   1605 s: 1.1x.
