@@ -211,6 +211,25 @@ def _course_notebook(name: str, tmp_path: Path, timeout_ms: int = 900_000):
             browser.close()
 
 
+def _run_and_watch_redraws(page, panel, status, finished: list[str], saved: Path, shot: Path, record_property) -> Path:
+    """Press the panel's Run; the status line ends with every text of `finished`, the figure was redrawn
+    after each step, no widget or cell shows an error; a screenshot of the panel is saved and recorded."""
+    from playwright.sync_api import expect
+
+    before = page.evaluate(WATCH_FIGURE)
+    panel.locator("button.jupyter-button", has_text="Run").click()
+    expect(status).to_contain_text(finished[0], timeout=600_000)
+    for text in finished[1:]:
+        expect(status).to_contain_text(text)
+    srcs = page.evaluate("() => window.__figureSrcs")
+    assert len(set(srcs) - {before}) >= 2, f"the figure was redrawn {len(set(srcs))} times, not after each step"
+    expect(panel.locator(".widget-html-content", has_text="Error")).to_have_count(0)
+    assert not _saved_errors(page, saved)
+    panel.screenshot(path=str(shot))
+    record_property("screenshot", str(shot))
+    return shot
+
+
 def test_preference_panel_trains_with_a_new_beta_and_redraws_live_in_jupyterlab(tmp_path, record_property):
     from playwright.sync_api import expect
 
@@ -222,18 +241,9 @@ def test_preference_panel_trains_with_a_new_beta_and_redraws_live_in_jupyterlab(
         beta.fill("0.3")
         beta.press("Tab")
         expect(panel).to_contain_text("prefs.beta = 0.3", timeout=30_000)  # accepted by config.set_value
-        before = page.evaluate(WATCH_FIGURE)
-        panel.locator("button.jupyter-button", has_text="Run").click()
-        expect(status).to_contain_text("DPO β=0.3 lr=", timeout=600_000)  # the run finished with the new β
-        expect(status).to_contain_text("2 steps in")
-        expect(status).to_contain_text("step 2/2")
-        srcs = page.evaluate("() => window.__figureSrcs")
-        assert len(set(srcs) - {before}) >= 2, f"the figure was redrawn {len(set(srcs))} times, not after each step"
-        expect(panel.locator(".widget-html-content", has_text="Error")).to_have_count(0)
-        assert not _saved_errors(page, saved)
-        shot = tmp_path / "preference_panel.png"
-        panel.screenshot(path=str(shot))
-        record_property("screenshot", str(shot))
+        # the run finished with the new β
+        shot = _run_and_watch_redraws(page, panel, status, ["DPO β=0.3 lr=", "2 steps in", "step 2/2"], saved,
+                                      tmp_path / "preference_panel.png", record_property)
         print(f"screenshot of the preference panel: {shot}")
 
 
@@ -245,17 +255,9 @@ def test_reward_panel_trains_another_objective_and_redraws_the_distributions_in_
         status = panel.locator(".widget-html-content").last
         expect(status).to_contain_text("BT+DR lr=", timeout=30_000)  # the default run, done while running all
         panel.locator(".widget-dropdown select").select_option("dr")
-        before = page.evaluate(WATCH_FIGURE)
-        panel.locator("button.jupyter-button", has_text="Run").click()
-        expect(status).to_contain_text("DR lr=0.001: 2 steps in", timeout=600_000)  # the run finished as dr
-        expect(status).to_contain_text("step 2/2")
-        srcs = page.evaluate("() => window.__figureSrcs")
-        assert len(set(srcs) - {before}) >= 2, f"the figure was redrawn {len(set(srcs))} times, not after each step"
-        expect(panel.locator(".widget-html-content", has_text="Error")).to_have_count(0)
-        assert not _saved_errors(page, saved)
-        shot = tmp_path / "reward_panel.png"
-        panel.screenshot(path=str(shot))
-        record_property("screenshot", str(shot))
+        # the run finished as dr
+        _run_and_watch_redraws(page, panel, status, ["DR lr=0.001: 2 steps in", "step 2/2"], saved,
+                               tmp_path / "reward_panel.png", record_property)
 
 
 def test_best_of_n_slider_redraws_the_curves_and_the_picks_in_jupyterlab(tmp_path):
