@@ -13,7 +13,10 @@ Each side runs in its own process, so each peak RSS is its own, and the sides al
 - ours: the prefs stage's step (eurus_lib.prefs.train): reference log-probs scored once before
   training and shared by the three algorithms (their one-time cost is printed apart, and divided
   by 3 in the total), length-grouped batches in a fixed order, LoRA on the top `--lora-layers`
-  layers only, TRL's fused LM head on the completion positions only, no checkpointing.
+  layers only, TRL's fused LM head on the completion positions only, no checkpointing, and the
+  frozen layers below the adapters read from the trunk cache the reference pass filled
+  (eurus_lib/trunk.py).
+- ours-no-trunk: the same without the trunk cache, which shows what the cache alone buys.
 
 Prints the median seconds per optimizer step after the first, completion tokens per second, the
 ratio plain/ours (> 1: ours is faster) and both peak RSS values.
@@ -30,6 +33,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+SIDES = ("plain", "ours-no-trunk", "ours")
 
 
 def synthetic_pairs(n: int) -> list[dict]:
@@ -96,27 +101,29 @@ def run_plain(args, rows, out: Path) -> dict:
     return {"steps": times, "reference_s": 0.0}
 
 
-def run_ours(args, rows, out: Path) -> dict:
-    """The prefs stage's path: shared reference pass, then a DPO run on its columns."""
+def run_ours(args, rows, out: Path, use_trunk: bool = True) -> dict:
+    """The prefs stage's path: shared reference pass (filling the trunk cache), then a DPO run on its columns."""
     from eurus_lib.config import load_config
     from eurus_lib.prefs.data import batch_order, dpo_rows, token_lengths, usable_pairs
     from eurus_lib.prefs.policy import Start, lora_config
     from eurus_lib.prefs.reference import shared_reference
     from eurus_lib.prefs.train import train_algorithm
+    from eurus_lib.trunk import TrunkCache
 
     cfg = load_config("tiny", [f"model.lora_layers={args.lora_layers}", f"prefs.batch_size={args.batch}",
                                f"prefs.max_steps={args.steps}", "prefs.lr=5e-5", f"prefs.save_steps={args.steps + 1}"])
     start = _base_start(cfg, Start, lora_config)
     pairs, _ = usable_pairs(rows, token_lengths(start.tok), args.max_length)
     batches = batch_order([p.length for p in pairs], args.batch, seed=0)
+    trunk = TrunkCache(args.lora_layers) if use_trunk else None
     t0 = time.perf_counter()
     ref = shared_reference(start, pairs, batches, cfg.prefs, out, with_kl=False, seed=0, device="cpu",
-                           max_length=args.max_length)
+                           max_length=args.max_length, trunk=trunk)
     reference_s = time.perf_counter() - t0
     start = _base_start(cfg, Start, lora_config)
     times = []
     train_algorithm("dpo", start, dpo_rows(pairs, batches, ref), cfg.prefs, out / "dpo", sft_dir=out, seed=0,
-                    device="cpu", max_length=args.max_length, callbacks=[step_timer(times)])
+                    device="cpu", max_length=args.max_length, callbacks=[step_timer(times)], trunk=trunk)
     return {"steps": times, "reference_s": reference_s}
 
 
@@ -133,7 +140,10 @@ def worker(args) -> None:
     torch.set_num_threads(args.threads)
     rows = load_pairs(args)
     with tempfile.TemporaryDirectory() as tmp:
-        result = (run_plain if args.worker == "plain" else run_ours)(args, rows, Path(tmp))
+        if args.worker == "plain":
+            result = run_plain(args, rows, Path(tmp))
+        else:
+            result = run_ours(args, rows, Path(tmp), use_trunk=args.worker == "ours")
     result["peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print("RESULT " + json.dumps(result), flush=True)
 
@@ -151,9 +161,9 @@ def main() -> None:
     if args.worker:
         return worker(args)
     argv = [a for a in sys.argv[1:] if a not in ("--worker",)]
-    results = {"plain": [], "ours": []}
+    results = {side: [] for side in SIDES}
     for _ in range(args.rounds):
-        for side in ("plain", "ours"):
+        for side in SIDES:
             results[side].append(run_side(side, argv))
     report(args, results)
 
@@ -161,16 +171,17 @@ def main() -> None:
 def report(args, results: dict) -> None:
     step = {s: statistics.median(t for r in rs for t in r["steps"][1:]) for s, rs in results.items()}
     rss = {s: max(r["peak_rss_gib"] for r in rs) for s, rs in results.items()}
-    ref = statistics.median(r["reference_s"] for r in results["ours"])
+    ref = {s: statistics.median(r["reference_s"] for r in results[s]) for s in SIDES[1:]}
     print(f"pairs per step {args.batch}, {args.steps} steps, {args.threads} threads, {args.rounds} round(s), "
           f"max_length {args.max_length}, ours with LoRA on the top {args.lora_layers} layers")
-    print(f"{'':8}{'s/step':>10}{'peak RSS GiB':>14}")
-    for side in ("plain", "ours"):
-        print(f"{side:8}{step[side]:>10.2f}{rss[side]:>14.2f}")
+    print(f"{'':15}{'s/step':>10}{'reference s':>13}{'peak RSS GiB':>14}")
+    for side in SIDES:
+        print(f"{side:15}{step[side]:>10.2f}{ref.get(side, 0.0):>13.1f}{rss[side]:>14.2f}")
     print(f"ratio plain/ours per step: {step['plain'] / step['ours']:.2f}x "
-          f"({'ours faster' if step['ours'] < step['plain'] else 'OURS SLOWER'})")
-    total_ours = step["ours"] * args.steps + ref / 3
-    print(f"ours also scores the reference once: {ref:.1f} s, shared by 3 algorithms; per run with its third: "
+          f"({'ours faster' if step['ours'] < step['plain'] else 'OURS SLOWER'}); "
+          f"ours-no-trunk/ours: {step['ours-no-trunk'] / step['ours']:.2f}x (what the trunk cache buys)")
+    total_ours = step["ours"] * args.steps + ref["ours"] / 3
+    print(f"ours also scores the reference once, shared by 3 algorithms; per run with its third: "
           f"{total_ours:.1f} s against plain {step['plain'] * args.steps:.1f} s")
 
 
@@ -184,7 +195,7 @@ def parse_args():
     p.add_argument("--threads", type=int, default=2, help="torch threads on both sides.")
     p.add_argument("--max-length", type=int, default=768, help="Longest prompt + response (tokens).")
     p.add_argument("--lora-layers", type=int, default=4, help="Ours: LoRA on the top k layers only.")
-    p.add_argument("--worker", choices=["plain", "ours"], help=argparse.SUPPRESS)
+    p.add_argument("--worker", choices=SIDES, help=argparse.SUPPRESS)
     return p.parse_args()
 
 

@@ -12,6 +12,7 @@ read the same numbers instead of scoring a policy twice.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from .jsonl import read_jsonl, write_jsonl
@@ -57,8 +58,22 @@ def heldout_records(run, stage: str, name: str, model, tok, cfg, tasks) -> list[
     if [r["id"] for r in cached] == [t.id for t in tasks]:
         return cached
     print(f"[{stage}] answering {len(tasks)} held-out problems with the {name} policy (greedy) ...", flush=True)
+    start = time.perf_counter()
     responses = answer_tasks(model, tok, tasks, max_new_tokens=cfg.eval.max_new_tokens,
                              batch_size=cfg.eval.batch_size, progress=f"{name}: held-out")
     records = judge(tasks, responses, heldout_environment(cfg))
     write_jsonl(path, records)
+    record_seconds(path.parent / SECONDS_FILE, name, time.perf_counter() - start)
     return records
+
+
+SECONDS_FILE = "seconds.json"  # beside the records: how long each policy's answering and judging took
+
+
+def record_seconds(path, name: str, seconds: float) -> None:
+    """Add `name: seconds` to a small JSON table (where a stage's time went, for its summary and the README)."""
+    import json
+
+    table = json.loads(path.read_text()) if path.is_file() else {}
+    table[name] = round(seconds, 1)
+    path.write_text(json.dumps(table, indent=1))

@@ -179,7 +179,8 @@ def _saved_errors(page, path: Path) -> list[str]:
             for o in c.get("outputs", []) if o.get("output_type") == "error"]
 
 
-COURSE_ENV = {"EURUS_KIT_PRESET": "tiny", "EURUS_KIT_DEMO_STEPS": "2", "TQDM_MININTERVAL": "5"}
+COURSE_ENV = {"EURUS_KIT_PRESET": "tiny", "EURUS_KIT_DEMO_STEPS": "2", "EURUS_KIT_DEMO_TREES": "3",
+              "TQDM_MININTERVAL": "5"}
 BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--disable-component-update", "--no-first-run"]
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from eurus_lib.config import load_config
-from eurus_lib.course import demo_config, demo_steps, settings_line
+from eurus_lib.course import demo_config, demo_steps, demo_trees, settings_line
 from eurus_lib.course.live import REWARD_COLUMNS, LiveLog, draw_loss, draw_rewards
 from eurus_lib.course.samples import (
     build_samples,
@@ -68,6 +68,16 @@ def test_demo_steps_come_from_the_environment_when_set(monkeypatch):
     monkeypatch.setenv("EURUS_KIT_DEMO_STEPS", "two")
     with pytest.raises(ConfigError, match="whole number of steps"):
         demo_steps(4)
+
+
+def test_demo_trees_come_from_the_environment_when_set(monkeypatch):
+    monkeypatch.delenv("EURUS_KIT_DEMO_TREES", raising=False)
+    assert demo_trees() == 8
+    monkeypatch.setenv("EURUS_KIT_DEMO_TREES", "3")
+    assert demo_trees() == 3
+    monkeypatch.setenv("EURUS_KIT_DEMO_TREES", "0")
+    with pytest.raises(ConfigError, match="whole number of trees"):
+        demo_trees()
 
 
 def test_a_demo_config_is_a_checked_copy_and_leaves_the_run_config_alone():

@@ -54,6 +54,7 @@ def test_best_of_n_reranks_by_each_trained_reward_model(tmp_path, monkeypatch):
                 {"response": "b", "logprob": -1.0, "correct": True, "predicted": "2"}] for _ in range(3)]
     monkeypatch.setattr(stage, "_samples", lambda *a: samples)
     monkeypatch.setattr(rm, "load_trained_reward_model", lambda *a: (None, None))
+    monkeypatch.setattr("eurus_lib.trunk.shares_trunk", lambda model, k: False)  # scored one by one, stubbed below
     monkeypatch.setattr(scoring, "reward_scores", lambda rm, tok, prompts, responses, **kw:
                         [1.0 if r == "b" else -1.0 for r in responses])  # the model prefers the correct answer
     tasks = [SimpleNamespace(id=f"p{i}", family="math", task="Math_CoT", prompt="1 + 1?") for i in range(3)]

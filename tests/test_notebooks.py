@@ -32,6 +32,7 @@ def test_notebook_executes_on_the_tiny_preset(path, tmp_path, monkeypatch):
     if HAS_CHROMIUM and path.stem in RUN_IN_THE_BROWSER:
         pytest.skip("run top to bottom in JupyterLab by tests/test_browser.py")
     monkeypatch.setenv("EURUS_KIT_DEMO_STEPS", "2")  # each live demo trains 2 steps: the same code, less time
+    monkeypatch.setenv("EURUS_KIT_DEMO_TREES", "3")  # notebook 01 grows 3 trees live instead of 8
     nb = execute_notebook(path, run_dir=tmp_path / "run", preset="tiny", html=tmp_path / f"{path.stem}.html")
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors

@@ -60,14 +60,15 @@ def trl_args(config_cls, tmp_path, **extra):
 
 
 @pytest.mark.slow
-def test_shared_reference_equals_what_dpo_and_kto_trainers_compute_themselves(tok, tmp_path):
+@pytest.mark.parametrize("mode", ["merge", "full"])  # merge: each prompt once (prefs.prefix); full: TRL's precompute
+def test_shared_reference_equals_what_dpo_and_kto_trainers_compute_themselves(tok, tmp_path, mode):
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer, KTOConfig, KTOTrainer
 
     pairs, batches = make_pairs(tok), BATCHES
     settings = PrefsSettings(batch_size=2, ref_batch_size=3)
     model = random_model(tok)
-    start = Start(model, tok, lora_config(model, ModelSettings(lora_r=4)), "merge")
+    start = Start(model, tok, lora_config(model, ModelSettings(lora_r=4)) if mode == "merge" else None, mode)
     ref = shared_reference(start, pairs, batches, settings, tmp_path, with_kl=True, seed=0, device="cpu",
                            max_length=MAX_LEN)
     assert (tmp_path / REF_FILE).is_file()
@@ -96,13 +97,31 @@ def test_shared_reference_is_read_back_when_the_pairs_and_kl_partners_match(tok,
     start = Start(random_model(tok), tok, None, "merge")
     first = shared_reference(start, pairs, batches, PrefsSettings(), tmp_path, with_kl=True, seed=0, device="cpu",
                              max_length=MAX_LEN)
-    monkeypatch.setattr(reference, "trl_reference_logps", lambda *a, **k: pytest.fail("scored the reference twice"))
+    monkeypatch.setattr(reference, "prefix_reference_logps", lambda *a, **k: pytest.fail("scored the reference twice"))
     assert shared_reference(start, pairs, batches, PrefsSettings(), tmp_path, with_kl=True, seed=0, device="cpu",
                             max_length=MAX_LEN) == first
     monkeypatch.undo()
     other = shared_reference(start, pairs, [[4, 3], [1, 2]], PrefsSettings(), tmp_path, with_kl=True, seed=0,
                              device="cpu", max_length=MAX_LEN)  # new KL partners: scored again
     assert other["p4"]["kl_from"] != first["p4"]["kl_from"]
+
+
+@pytest.mark.slow
+def test_the_reference_pass_leaves_each_sequences_trunk_states_for_training(tok, tmp_path):
+    import torch
+
+    from eurus_lib.trunk import TrunkCache
+
+    pairs, batches = make_pairs(tok), BATCHES
+    model = random_model(tok).eval()
+    trunk = TrunkCache(k=1)  # the states entering the second (last) layer
+    shared_reference(Start(model, tok, None, "merge"), pairs, batches, PrefsSettings(ref_batch_size=2), tmp_path,
+                     with_kl=True, seed=0, device="cpu", max_length=MAX_LEN, trunk=trunk)
+    assert len(trunk.states) == 4 * len(pairs) - 4  # chosen, rejected and two KL rows per pair in the batches
+    for key, states in trunk.states.items():
+        assert len(key) <= MAX_LEN
+        plain = model(input_ids=torch.tensor([key]), output_hidden_states=True).hidden_states[1][0]
+        assert torch.allclose(states, plain, atol=1e-4)
 
 
 @pytest.mark.slow

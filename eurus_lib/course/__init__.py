@@ -21,18 +21,29 @@ import copy
 import os
 
 ENV_DEMO_STEPS = "EURUS_KIT_DEMO_STEPS"
+ENV_DEMO_TREES = "EURUS_KIT_DEMO_TREES"
 DEMO_STEPS = 4
+DEMO_TREES = 8
 
 
 def demo_steps(default: int = DEMO_STEPS) -> int:
     """Optimizer steps of a notebook's live demo: `EURUS_KIT_DEMO_STEPS` when set (tests set 2), else default."""
-    raw = os.environ.get(ENV_DEMO_STEPS, "")
+    return _whole_number(ENV_DEMO_STEPS, default, "steps")
+
+
+def demo_trees(default: int = DEMO_TREES) -> int:
+    """Trees notebook 01 grows live: `EURUS_KIT_DEMO_TREES` when set (tests set 3), else default."""
+    return _whole_number(ENV_DEMO_TREES, default, "trees")
+
+
+def _whole_number(variable: str, default: int, what: str) -> int:
+    raw = os.environ.get(variable, "")
     if not raw:
         return default
     if not raw.isdigit() or int(raw) < 1:
         from ..errors import ConfigError
 
-        raise ConfigError(f"{ENV_DEMO_STEPS}={raw!r}; set it to a whole number of steps, at least 1.")
+        raise ConfigError(f"{variable}={raw!r}; set it to a whole number of {what}, at least 1.")
     return int(raw)
 
 

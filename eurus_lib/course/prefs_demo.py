@@ -35,6 +35,7 @@ class PreferenceDemo:
         self.from_sft = self.spec != cfg.model.policy
         self.out = run.root.joinpath(*DEMO_FOLDER)
         self.pairs, self.skipped, self.batches, self.reference = [], {}, [], {}
+        self.trunk = None  # frozen-trunk states shared by the reference pass and every run (eurus_lib/trunk.py)
         self.runs: list[dict] = []
 
     def start(self):
@@ -53,6 +54,7 @@ class PreferenceDemo:
         from ..models import load_tokenizer
         from ..prefs.data import batch_order, drop_kto_leftover, token_lengths, usable_pairs
         from ..prefs.reference import REF_FILE, shared_reference
+        from ..trunk import TrunkCache
 
         tok = load_tokenizer(self.spec, self.cfg.model.chat_template)
         self.pairs, self.skipped = usable_pairs(self.rows, token_lengths(tok), self.cfg.model.max_seq_len,
@@ -61,10 +63,11 @@ class PreferenceDemo:
             batch_order([p.length for p in self.pairs], self.cfg.prefs.batch_size, self.cfg.run.seed), self.skipped)
         (self.out / REF_FILE).unlink(missing_ok=True)  # the start policy may have changed since the last demo
         start = self.start()
+        self.trunk = TrunkCache(self.cfg.model.lora_layers) if self.cfg.model.lora_layers > 0 else None
         t0 = time.perf_counter()
         self.reference = shared_reference(start, self.pairs, self.batches, self.cfg.prefs, self.out, with_kl=True,
                                           seed=self.cfg.run.seed, device=self.device,
-                                          max_length=self.cfg.model.max_seq_len)
+                                          max_length=self.cfg.model.max_seq_len, trunk=self.trunk)
         seconds = time.perf_counter() - t0
         del start
         gc.collect()
@@ -103,7 +106,8 @@ class PreferenceDemo:
         rows = (kto_rows if algo == "kto" else dpo_rows)(self.pairs, self.batches, self.reference)
         start = self.start()
         summary = train_algorithm(algo, start, rows, p, folder, sft_dir=Path(self.spec), seed=self.cfg.run.seed,
-                                  device=self.device, max_length=self.cfg.model.max_seq_len, on_record=on_record)
+                                  device=self.device, max_length=self.cfg.model.max_seq_len, on_record=on_record,
+                                  trunk=self.trunk)
         del start
         gc.collect()
         shutil.rmtree(folder / "model", ignore_errors=True)

@@ -13,7 +13,7 @@ being trained, so the notebook can redraw the chosen and rejected reward distrib
 moves. The view pairs are the rm stage's held-out pairs when it has run (a problem's ground-truth
 action against the policy's wrong answer), else sample pairs held back from the demo's training.
 The frozen layers below the last `rm.lora_layers` are computed once per sequence and shared by
-every run and every scoring (`rm.trunk.TrunkCache`, exact). Runs go to
+every run and every scoring (`eurus_lib.trunk.TrunkCache`, exact). Runs go to
 `<run>/notebooks/04_reward_model/<k>_<objective>/`, never to the stage's `rm/` folder, and the
 trained model is deleted after each run: the demo is about the rewards.
 """
@@ -103,7 +103,7 @@ class RewardDemo:
         from ..rm.data import tokenize_pairs
         from ..rm.model import rm_model_settings
         from ..rm.stage import max_length
-        from ..rm.trunk import TrunkCache
+        from ..trunk import TrunkCache
 
         train, self.view, self.view_note = split_pairs(self.run_dir, self.rows, self.n_view)
         model, tok, mode = self.start()
@@ -120,7 +120,7 @@ class RewardDemo:
     def score(self, model, tok) -> list[dict]:
         """The view pairs with `chosen_reward` / `rejected_reward` under `model` (eval mode for the call)."""
         from ..rm.evaluate import score_pairs
-        from ..rm.trunk import shares_trunk
+        from ..trunk import shares_trunk
 
         was_training = model.training
         model.eval()
@@ -134,7 +134,7 @@ class RewardDemo:
         """Train cfg.rm.objectives[0] for cfg.rm.max_steps steps; the view pairs are scored after each step."""
         from ..rm.stage import max_length
         from ..rm.train import train_objective
-        from ..rm.trunk import shares_trunk
+        from ..trunk import shares_trunk
 
         if not self.train_rows:
             raise KitError("Call prepare() first: the demo has no tokenized pairs yet.")

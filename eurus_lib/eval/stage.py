@@ -18,8 +18,10 @@ and their figures. Each part reuses what an interrupted run already wrote.
 from __future__ import annotations
 
 import json
+import time
 
 from ..jsonl import read_jsonl, write_jsonl
+from ..policies import SECONDS_FILE, record_seconds
 from ..runs import RunDir
 
 FIGURES = {"heldout": "eval_heldout.png", "bon": "eval_best_of_n.png", "multiturn": "eval_multiturn.png"}
@@ -40,8 +42,10 @@ def run(cfg, run: RunDir) -> dict:
     benchmarks = score_benchmarks(run, cfg, device)
     figures = draw_figures(run)
     outputs = [str(run.root / "eval" / f) for f in ("heldout.json", "best_of_n.json", "multiturn")]
+    seconds = run.root / "eval" / SECONDS_FILE
     return {"policies": list(heldout["policies"]), "best_of_n": bon, "multiturn": multiturn,
-            "benchmarks": benchmarks, "outputs": outputs + figures}
+            "benchmarks": benchmarks, "seconds": json.loads(seconds.read_text()) if seconds.is_file() else {},
+            "outputs": outputs + figures}
 
 
 def policy_folders(run: RunDir) -> dict:
@@ -87,6 +91,7 @@ def _samples(run: RunDir, cfg, tasks, device) -> list[list[dict]]:
     cached = read_jsonl(path)
     if [r["id"] for r in cached] == [t.id for t in tasks] and all(len(r["samples"]) >= n for r in cached):
         return [r["samples"][:n] for r in cached]
+    began = time.perf_counter()
     model, tok = load_trained_policy(run.root / "sft" / "model", cfg.model, device)
     print(f"[eval] sampling {n} answers for each of {len(tasks)} held-out problems from the SFT policy ...", flush=True)
     raw = sample_n(model, tok, [conversation(t) for t in tasks], n, temperature=cfg.eval.bon_temperature,
@@ -95,33 +100,45 @@ def _samples(run: RunDir, cfg, tasks, device) -> list[list[dict]]:
     raw = [[{k: v for k, v in s.items() if k != "token_ids"} for s in group] for group in raw]
     judged = judge_samples(tasks, raw, heldout_environment(cfg))
     write_jsonl(path, [{"id": t.id, "family": t.family, "samples": group} for t, group in zip(tasks, judged)])
+    record_seconds(run.path("eval", SECONDS_FILE), "best-of-N samples", time.perf_counter() - began)
     return judged
 
 
 def _score_with_reward_models(run: RunDir, cfg, tasks, samples, device) -> list[str]:
     """Add each trained reward model's score to every sample (`sample["rewards"]["reward:<objective>"]`, where
-    `bestofn.pick_by_reward` reads it)."""
+    `bestofn.pick_by_reward` reads it).
+
+    The objectives' models differ only above the frozen trunk the rm stage shared between them
+    (`eurus_lib/trunk.py`), so they score the samples together: the trunk once per answer, then
+    each model's own top layers and head. Models that cannot share it are scored one by one.
+    """
+    from ..rm import load_trained_reward_model
+    from ..rm.model import model_folder
+    from ..trunk import TrunkCache, shares_trunk
     from .heldout import conversation
     from .scoring import reward_scores
 
-    names = []
-    for objective in cfg.rm.objectives:
-        from ..rm.model import model_folder
-
-        if not model_folder(run, objective).is_dir():
-            continue
-        key = f"reward:{objective}"
-        if not all(key in s.get("rewards", {}) for group in samples for s in group):
-            from ..rm import load_trained_reward_model
-
-            rm, tok = load_trained_reward_model(run, objective, cfg, device)
-            prompts = [conversation(t) for t, group in zip(tasks, samples) for _ in group]
-            scores = iter(reward_scores(rm, tok, prompts, [s["response"] for g in samples for s in g],
-                                        batch_size=cfg.eval.batch_size, progress=f"RM {objective}"))
-            for group in samples:
-                for s in group:
-                    s.setdefault("rewards", {})[key] = next(scores)
-        names.append(key)
+    names = [f"reward:{o}" for o in cfg.rm.objectives if model_folder(run, o).is_dir()]
+    missing = [n for n in names if not all(n in s.get("rewards", {}) for group in samples for s in group)]
+    if missing:
+        began = time.perf_counter()
+        models = {}
+        for name in missing:
+            models[name], tok = load_trained_reward_model(run, name.removeprefix("reward:"), cfg, device)
+        prompts = [conversation(t) for t, group in zip(tasks, samples) for _ in group]
+        responses = [s["response"] for g in samples for s in g]
+        k = cfg.rm.lora_layers
+        together = {n: m for n, m in models.items() if k > 0 and shares_trunk(m, k)}
+        scores = TrunkCache(k).scores(together, tok, prompts, responses, batch_size=cfg.eval.batch_size,
+                                      progress="reward models") if together else {}
+        for name in models.keys() - together.keys():
+            scores[name] = reward_scores(models[name], tok, prompts, responses, batch_size=cfg.eval.batch_size,
+                                         progress=name)
+        flat = [s for group in samples for s in group]
+        for name, values in scores.items():
+            for sample, value in zip(flat, values, strict=True):
+                sample.setdefault("rewards", {})[name] = value
+        record_seconds(run.path("eval", SECONDS_FILE), "reward scoring", time.perf_counter() - began)
     write_jsonl(run.root / "eval" / "samples.jsonl",
                 [{"id": t.id, "family": t.family, "samples": g} for t, g in zip(tasks, samples)])
     return names
@@ -141,6 +158,7 @@ def multi_turn(run: RunDir, cfg, tasks, device) -> dict:
             spec = cfg.model.policy if name == "base" else folders.get(name)
             if spec is None or not tasks:
                 continue
+            began = time.perf_counter()
             model, tok = load_trained_policy(spec, cfg.model, device)
             print(f"[eval] multi-turn interaction with the {name} policy on {len(tasks)} problems ...", flush=True)
             actor = greedy_actor(model, tok, max_new_tokens=cfg.eval.max_new_tokens, batch_size=cfg.eval.batch_size,
@@ -148,6 +166,7 @@ def multi_turn(run: RunDir, cfg, tasks, device) -> dict:
             records = interact(actor, tasks, heldout_environment(cfg), max_turns=cfg.eval.max_turns,
                                seed=cfg.run.seed)
             write_jsonl(path, records)
+            record_seconds(run.path("eval", SECONDS_FILE), f"multi-turn {name}", time.perf_counter() - began)
         rates[name] = success_by_turn(records, cfg.eval.max_turns)
     run.path("eval", "multiturn.json").write_text(json.dumps(rates, indent=1))
     return rates

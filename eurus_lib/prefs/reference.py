@@ -1,4 +1,4 @@
-"""Reference log-probs, scored once by TRL's own precompute and shared by the DPO, KTO and NCA runs.
+"""Reference log-probs, scored once and shared by the DPO, KTO and NCA runs.
 
     ref = shared_reference(start, pairs, batches, cfg.prefs, run.root / "prefs", with_kl=True,
                            seed=0, device="cpu", max_length=768)
@@ -12,10 +12,16 @@ needs the reference on mismatched (prompt, completion) rows for its KL reference
 (`prefs.data.kl_reference_rows`), so they are scored in the same pass, as rows whose "chosen" and
 "rejected" are the two mismatched completions of one pair's KTO rows.
 
-The pass is DPOTrainer's precompute itself, run by `SharedRefDPOTrainer` on the SFT start policy
-with no training. Values land in `prefs/reference_logps.jsonl`, one row per pair, and a resumed
-stage reads them back when the pairs and KL partners match. tests/test_prefs_reference.py checks
-them against what DPOTrainer and KTOTrainer compute themselves.
+In "merge" mode (the tiny preset), where the loaded model is the SFT policy itself, the pass runs
+each distinct prompt once and continues all its completions from the prompt's KV cache
+(`prefs.prefix`, on DPOTrainer's own token ids): a pair's two answers and its two KL rows share one
+prompt, which is most of their tokens. Given a `trunk.TrunkCache`, the same pass stores every
+sequence's frozen-trunk states for the training runs. In the other modes ("ref_adapter" for QLoRA,
+"full") the reference is not the plain model, and the pass is DPOTrainer's precompute itself, run
+by `SharedRefDPOTrainer` with no training. Values land in `prefs/reference_logps.jsonl`, one row
+per pair, and a resumed stage reads them back when the pairs and KL partners match.
+tests/test_prefs_reference.py checks both passes against what DPOTrainer and KTOTrainer compute
+themselves.
 """
 
 from __future__ import annotations
@@ -26,16 +32,22 @@ from pathlib import Path
 from ..dist import is_main_process
 from ..jsonl import read_jsonl, write_jsonl
 from ..training import trainer_args
+from ..trunk import installed_where_shared
 from ..ultrainteract.convert import pair_to_dpo
 from .data import Pair, kl_reference_rows
 from .trainers import compact_lm_head, trainer_classes
 
 REF_FILE = "reference_logps.jsonl"
+PLAIN_MODES = ("merge", "base")  # start modes whose model, as loaded, is the reference (course demos: "base")
 
 
 def shared_reference(start, pairs: Sequence[Pair], batches: Sequence[Sequence[int]], settings, out_dir: Path, *,
-                     with_kl: bool, seed: int, device: str, max_length: int) -> dict[str, dict]:
-    """Reference log-probs of every pair (and of its KTO KL rows when with_kl), read back when already scored."""
+                     with_kl: bool, seed: int, device: str, max_length: int, trunk=None) -> dict[str, dict]:
+    """Reference log-probs of every pair (and of its KTO KL rows when with_kl), read back when already scored.
+
+    With `trunk` (a `trunk.TrunkCache`) the pass also leaves every sequence's frozen-trunk states in
+    it, which the DPO, KTO and NCA runs then read instead of recomputing them.
+    """
     path = Path(out_dir) / REF_FILE
     ids = [pairs[i].id for batch in batches for i in batch]
     kl_rows = kl_reference_rows(pairs, batches) if with_kl else []
@@ -46,8 +58,9 @@ def shared_reference(start, pairs: Sequence[Pair], batches: Sequence[Sequence[in
     examples += [{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in kl_rows]
     print(f"[prefs] scoring the reference (SFT) policy once on {len(ids)} pairs"
           + (f" and {len(kl_rows)} KTO KL rows" if kl_rows else "") + " ...", flush=True)
-    chosen, rejected = trl_reference_logps(start, examples, settings, Path(out_dir), seed=seed, device=device,
-                                           max_length=max_length)
+    score = prefix_reference_logps if start.mode in PLAIN_MODES else trl_reference_logps
+    chosen, rejected = score(start, examples, settings, Path(out_dir), seed=seed, device=device,
+                             max_length=max_length, trunk=trunk)
     table = {pid: {"id": pid, "chosen": chosen[k], "rejected": rejected[k]} for k, pid in enumerate(ids)}
     for k, row in enumerate(kl_rows, start=len(ids)):
         table[row["id"]].update(kl_desirable=chosen[k], kl_undesirable=rejected[k], kl_from=row["kl_from"])
@@ -62,8 +75,57 @@ def _covers(cached: dict, ids: list[str], kl_rows: list[dict]) -> bool:
     return all(cached[r["id"]].get("kl_from") == r["kl_from"] for r in kl_rows)
 
 
+def prefix_reference_logps(start, examples: list[dict], settings, out_dir: Path, *, seed: int, device: str,
+                           max_length: int, trunk=None) -> tuple[list[float], list[float]]:
+    """(chosen, rejected) summed reference log-probs, each distinct prompt run once (`prefs.prefix`).
+
+    For "merge" mode, where the model as loaded is the reference. The token ids are TRL's own
+    (DPOTrainer tokenizes the examples, nothing is scored), truncated to max_length as its collator
+    truncates them, so the sums cover exactly the tokens DPOTrainer and KTOTrainer would score.
+    """
+    from trl import DPOConfig
+
+    from .prefix import completion_logps
+
+    dpo_cls, _, _ = trainer_classes()
+    args = trainer_args(DPOConfig, settings, out_dir / "reference", seed=seed, device=device, beta=settings.beta,
+                        max_length=max_length, precompute_ref_log_probs=True, gradient_checkpointing=False,
+                        train_sampling_strategy="sequential")
+    data = _tokenized(dpo_cls, start, examples, args)
+    prompts: dict[tuple, int] = {}
+    completions: list[list[list[int]]] = []
+    where = []  # (prompt index, chosen's index, rejected's index) per example
+    for row in data:
+        prompt = list(row["prompt_ids"])
+        i = prompts.setdefault(tuple(prompt), len(prompts))
+        if i == len(completions):
+            completions.append([])
+        room = max_length - len(prompt)
+        completions[i] += [list(row["chosen_ids"])[:room], list(row["rejected_ids"])[:room]]
+        where.append((i, len(completions[i]) - 2, len(completions[i]) - 1))
+    logps = completion_logps(start.model, [list(p) for p in prompts], completions, pad_id=start.tok.pad_token_id,
+                             batch_size=settings.ref_batch_size, trunk=trunk, progress="reference log-probs")
+    return [logps[i][c] for i, c, _ in where], [logps[i][r] for i, _, r in where]
+
+
+def _tokenized(dpo_cls, start, examples: list[dict], args):
+    """DPOTrainer's tokenized dataset of the examples (prompt_ids, chosen_ids, rejected_ids), nothing scored."""
+    from datasets import Dataset
+
+    class TokenizeOnly(dpo_cls):  # precompute on (so TRL keeps no reference copy), its scoring skipped
+        def _precompute_ref_logps(self, dataset, name, batch_size):
+            return dataset
+
+    trainer = TokenizeOnly(model=start.model, args=args, train_dataset=Dataset.from_list(examples),
+                           processing_class=start.tok)
+    data = trainer.train_dataset
+    if len(data) != len(examples):  # TRL drops rows whose prompt fills max_length; ours never should
+        raise RuntimeError(f"TRL kept {len(data)} of {len(examples)} reference rows; the pairs filter is off.")
+    return data
+
+
 def trl_reference_logps(start, examples: list[dict], settings, out_dir: Path, *, seed: int, device: str,
-                        max_length: int) -> tuple[list[float], list[float]]:
+                        max_length: int, trunk=None) -> tuple[list[float], list[float]]:
     """(chosen, rejected) summed reference log-probs of DPO-style examples, by DPOTrainer's own precompute.
 
     In "merge" mode the model is the merged SFT policy with no adapters; in "ref_adapter" mode TRL
@@ -77,10 +139,11 @@ def trl_reference_logps(start, examples: list[dict], settings, out_dir: Path, *,
                         max_length=max_length, precompute_ref_log_probs=True,
                         precompute_ref_batch_size=settings.ref_batch_size, gradient_checkpointing=False,
                         train_sampling_strategy="sequential")
-    with compact_lm_head():  # TRL scores the reference inside __init__
+    with compact_lm_head(), installed_where_shared(trunk, start.model):  # TRL scores the reference inside __init__
         trainer = dpo_cls(model=start.model, args=args, train_dataset=Dataset.from_list(examples),
                           processing_class=start.tok)
     data = trainer.train_dataset
     if len(data) != len(examples):  # TRL drops rows whose prompt fills max_length; ours never should
         raise RuntimeError(f"TRL kept {len(data)} of {len(examples)} reference rows; the pairs filter is off.")
     return list(data["ref_chosen_logps"]), list(data["ref_rejected_logps"])
+

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import gc
 import json
+import time
 from pathlib import Path
 
 from ..runs import RunDir
@@ -40,15 +41,32 @@ def run(cfg, run: RunDir) -> dict:
     device, _ = pick_device(cfg)
     pairs, skipped, batches = prepare_pairs(run, cfg)
     tasks = heldout_tasks(run, cfg)
-    ref, records = reference_and_sft(run, cfg, pairs, batches, tasks, device)
+    trunk = shared_trunk(cfg)
+    ref, records = reference_and_sft(run, cfg, pairs, batches, tasks, device, trunk)
     trained = {}
     for algo in cfg.prefs.algorithms:
-        trained[algo], records[algo] = train_and_score(algo, run, cfg, pairs, batches, ref, tasks, device)
+        trained[algo], records[algo] = train_and_score(algo, run, cfg, pairs, batches, ref, tasks, device, trunk)
     summary = summarize(run, cfg, pairs, skipped, batches, trained, records, start_mode(cfg.model))
+    summary["trunk"] = {"k": trunk.k, "tokens": trunk.trunk_tokens, "hits": trunk.hits} if trunk else None
+    summary["seconds"] = _seconds(run)
     run.path("prefs", "summary.json").write_text(json.dumps(summary, indent=1))
     figures = draw_figures(run)
     outputs = [str(run.root / "prefs" / a / "model") for a in cfg.prefs.algorithms]
     return {**summary, "outputs": [*outputs, str(run.root / "prefs" / "summary.json"), *figures]}
+
+
+def shared_trunk(cfg):
+    """One frozen-trunk cache for the reference pass and every algorithm, when they can share it (eurus_lib/trunk.py).
+
+    In "merge" mode the reference and the three policies are the merged SFT body with adapters on
+    its last `prefs.lora_layers` layers only, so the layers below see the same sequences the same
+    way in every run.
+    """
+    from ..trunk import TrunkCache
+    from .policy import start_mode
+
+    k = cfg.prefs.lora_layers
+    return TrunkCache(k) if start_mode(cfg.model) == "merge" and k > 0 else None
 
 
 def prepare_pairs(run: RunDir, cfg):
@@ -75,25 +93,28 @@ def prepare_pairs(run: RunDir, cfg):
     return pairs, skipped, batches
 
 
-def reference_and_sft(run: RunDir, cfg, pairs, batches, tasks, device):
+def reference_and_sft(run: RunDir, cfg, pairs, batches, tasks, device, trunk=None):
     """The shared reference log-probs, and the SFT policy's held-out records (from the sft stage when it scored them)."""
-    from ..policies import heldout_records
+    from ..policies import SECONDS_FILE, heldout_records, record_seconds
     from .policy import start_policy
-    from .reference import shared_reference
+    from .reference import REF_FILE, shared_reference
 
     start = start_policy(run.root / "sft" / "model", cfg.model, device)  # scores only: no adapters needed
     sft = _cached_records(run.root / "sft" / "heldout" / "sft.jsonl", tasks)
     if sft is None:  # the sft stage scored other problems: score the SFT policy here, once
         start.model.eval()
         sft = heldout_records(run, "prefs", "sft", start.model, start.tok, cfg, tasks)
+    fresh, began = not (run.root / "prefs" / REF_FILE).is_file(), time.perf_counter()
     ref = shared_reference(start, pairs, batches, cfg.prefs, run.root / "prefs", seed=cfg.run.seed, device=device,
-                           with_kl="kto" in cfg.prefs.algorithms, max_length=cfg.model.max_seq_len)
+                           with_kl="kto" in cfg.prefs.algorithms, max_length=cfg.model.max_seq_len, trunk=trunk)
+    if fresh:
+        record_seconds(run.path("prefs", SECONDS_FILE), "reference", time.perf_counter() - began)
     del start
     gc.collect()
     return ref, {"sft": sft}
 
 
-def train_and_score(algo: str, run: RunDir, cfg, pairs, batches, ref, tasks, device):
+def train_and_score(algo: str, run: RunDir, cfg, pairs, batches, ref, tasks, device, trunk=None):
     """Train one algorithm unless it finished before, then its held-out records (read back when scored)."""
     from ..policies import heldout_records, load_trained_policy
     from .data import dpo_rows, kto_rows
@@ -108,7 +129,7 @@ def train_and_score(algo: str, run: RunDir, cfg, pairs, batches, ref, tasks, dev
         print(f"[prefs] {algo}: training on {len(rows)} rows from the SFT policy ...", flush=True)
         summary = train_algorithm(algo, start, rows, cfg.prefs, out, sft_dir=run.root / "sft" / "model",
                                   seed=cfg.run.seed, device=device, max_length=cfg.model.max_seq_len,
-                                  gradient_checkpointing=cfg.model.gradient_checkpointing)
+                                  gradient_checkpointing=cfg.model.gradient_checkpointing, trunk=trunk)
         del start
         gc.collect()
     records = _cached_records(run.root / "prefs" / "heldout" / f"{algo}.jsonl", tasks)
@@ -138,6 +159,18 @@ def summarize(run: RunDir, cfg, pairs, skipped, batches, trained, records, mode:
             "skipped": skipped, "skipped_text": describe_skipped(skipped), "batches": len(batches),
             "start_mode": mode, "train": trained, "heldout": comparison, "dynamics": dynamics,
             "verdict": {"rewards": reward_verdict(dynamics), "accuracy": accuracy_verdict(comparison)}}
+
+
+def _seconds(run: RunDir) -> dict:
+    """Where the stage's time went: the reference pass, each run's training, each policy's held-out answers."""
+    from ..policies import SECONDS_FILE
+
+    out = {}
+    for name, path in (("reference", run.root / "prefs" / SECONDS_FILE),
+                       ("heldout", run.root / "prefs" / "heldout" / SECONDS_FILE)):
+        table = json.loads(path.read_text()) if path.is_file() else {}
+        out[name] = table.get("reference") if name == "reference" else table
+    return out
 
 
 def _logs(run: RunDir, algorithms) -> dict[str, list[dict]]:

@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..training import CHECKPOINT, StepLog, checkpoint_step, drop_checkpoints, trainer_args
+from ..trunk import installed_where_shared
 from .policy import Start, save_policy
 from .trainers import compact_lm_head, trainer_classes
 
@@ -48,10 +49,12 @@ def algorithm_config(algo: str, settings, out_dir: Path, *, seed: int, device: s
 
 def train_algorithm(algo: str, start: Start, rows: list[dict], settings, out_dir: str | Path, *, sft_dir: Path,
                     seed: int, device: str, max_length: int, gradient_checkpointing: bool = False,
-                    on_record: Callable[[dict], None] | None = None, callbacks: Sequence = ()) -> dict:
+                    on_record: Callable[[dict], None] | None = None, callbacks: Sequence = (), trunk=None) -> dict:
     """Train one algorithm from `start` on its rows (`prefs.data.dpo_rows` / `kto_rows`); save and summarize.
 
     on_record gets every logged step (a notebook's live plot); callbacks are extra TrainerCallbacks.
+    trunk: a `trunk.TrunkCache` the runs of one stage share (filled by the reference pass): the
+    frozen layers below `prefs.lora_layers` are then read, not recomputed, on every step. Exact.
     """
     from datasets import Dataset
 
@@ -70,7 +73,7 @@ def train_algorithm(algo: str, start: Start, rows: list[dict], settings, out_dir
         peft_config=start.peft_config, callbacks=[reward_keys(), log, *callbacks])
     if resume:
         print(f"[prefs] {algo}: resuming from {resume}", flush=True)
-    with compact_lm_head():
+    with compact_lm_head(), installed_where_shared(trunk, trainer.model):
         result = trainer.train(resume_from_checkpoint=resume)
     save_policy(trainer, start, out_dir / "model", sft_dir)
     drop_checkpoints(out_dir)

@@ -11,7 +11,7 @@ Modules, in the order the stage runs them:
   bad pairs skipped and counted. `general`: UltraFeedback / UltraSafety converters (L_BT only).
 - `model`: the SFT body with a new one-output head ("merge", "continue" for QLoRA, "full"); reloading.
 - `train`: TRL's RewardTrainer with `losses.reward_model_loss` chosen per row by the source.
-- `trunk`: the frozen layers below the last `rm.lora_layers` computed once per sequence and shared by
+- `eurus_lib.trunk`: the frozen layers below the last `rm.lora_layers` computed once per sequence and shared by
   every objective (exact); `TrunkCache.scores` rewards answers under several reward models at once.
 - `evaluate`: held-out pairs (ground-truth action vs a policy's wrong answer), scores, accuracy and signs.
 - `report`: the report section and Table 4 analog; `stage`: the stage itself.

@@ -72,7 +72,7 @@ def training_table(s: dict) -> str:
     if s.get("trunk"):
         note += (f" The objectives differ only in their last {s['trunk']['k']} decoder layers and head, so the frozen "
                  f"layers below were run once per distinct sequence ({s['trunk']['tokens']} tokens) and shared by "
-                 "every objective, training step and held-out score (exact: `eurus_lib/rm/trunk.py`).")
+                 "every objective, training step and held-out score (exact: `eurus_lib/trunk.py`).")
     return "\n".join(lines) + "\n\n" + note
 
 

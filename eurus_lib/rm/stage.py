@@ -59,8 +59,8 @@ def max_length(cfg) -> int:
 
 def shared_trunk(cfg):
     """One trunk cache for all objectives when they can share it: merged SFT body, LoRA on the last k layers."""
+    from ..trunk import TrunkCache
     from .model import rm_model_settings, start_mode
-    from .trunk import TrunkCache
 
     k = rm_model_settings(cfg).lora_layers
     return TrunkCache(k) if start_mode(cfg.model) == "merge" and k > 0 else None
@@ -116,9 +116,9 @@ def score_untrained(pairs: list[dict], cfg, run: RunDir, device: str, trunk=None
 
 
 def train_one(objective: str, rows: list[dict], cfg, run: RunDir, device: str, trunk=None) -> dict:
+    from ..trunk import shares_trunk
     from .model import rm_model_settings, start_reward_model
     from .train import DONE_FILE, is_trained, train_objective
-    from .trunk import shares_trunk
 
     out_dir = run.root / "rm" / objective
     if is_trained(out_dir):
@@ -140,8 +140,8 @@ def score_one(load, pairs: list[dict], path, cfg, name: str, trunk=None) -> tupl
 
     The trained models are loaded as the eval stage loads them (`load_trained_reward_model`).
     """
+    from ..trunk import shares_trunk
     from .evaluate import score_pairs
-    from .trunk import shares_trunk
 
     cached = read_jsonl(path)
     if [r["id"] for r in cached] == [p["id"] for p in pairs]:

@@ -1,24 +1,30 @@
-"""Share the frozen trunk between reward models that differ only in their last k layers and head.
+"""Share the frozen trunk between models that differ only in their last k decoder layers (and head).
 
-    cache = TrunkCache(k=2)                                   # rm.lora_layers=2
+    cache = TrunkCache(k=4)                                   # rm.lora_layers / prefs.lora_layers
     out = cache.forward(model, input_ids, attention_mask)     # == model(input_ids, attention_mask), exactly
     rewards = cache.scores({"bt+dr": rm1, "bt": rm2}, tok, prompts, responses)
+    with cache.installed(policy):                             # every forward inside (TRL's own) reads the cache
+        trainer.train()
 
-In "merge" mode with LoRA on the last k decoder layers (`rm.lora_layers`), every reward model of a
-run, whatever its objective, is the same merged SFT body in layers 0..n-k-1 (frozen, no adapters)
-under its own last k layers and head. The hidden states entering layer n-k therefore depend on the
-sequence alone: computed once, they serve all three objectives, every training step that sees the
-sequence again, and the held-out scoring. On the tiny preset (30 layers, k=2) that removes ~28/30
-of a forward pass from all but the first use of each sequence: the three ablations then cost about
-one trunk pass over their shared batches plus three thin tops (measured in the rm report).
+In "merge" mode with LoRA on the last k decoder layers, every model a stage trains from the SFT
+policy is the same merged SFT body in layers 0..n-k-1 (frozen, no adapters) under its own last k
+layers and head: the three reward-model objectives (`rm.lora_layers`), and the reference and the
+DPO, KTO and NCA policies (`prefs.lora_layers`). The hidden states entering layer n-k therefore
+depend on the sequence alone: computed once, they serve every model, every training step that sees
+the sequence again, and the held-out scoring. On the tiny preset (30 layers, k=4) that removes 26/30
+of the decoder from all but the first use of each sequence (measured in the rm and prefs reports).
 
 It is exact, not an approximation: the model's own forward runs, with the first n-k decoder layers
-swapped (only for that call) for stand-ins that hand the cached states to layer n-k; embeddings,
-masks, rotary positions, the top layers, the final norm and transformers' last-non-pad-token head
-are the model's. It holds for right or left padding (states are cached per real token, keyed by the
-sequence's token ids), and tests/test_rm_trunk.py checks it against the plain forward and against
-`eval.scoring.reward_scores`. `shares_trunk` refuses a model with anything trainable or adapted
-below layer n-k (QLoRA "continue" mode, full fine-tuning): those go through the plain forward.
+swapped for stand-ins that hand the cached states to layer n-k; embeddings, masks, rotary positions,
+the top layers, the final norm and the heads are the model's. `forward` and `scores` swap them for
+one call (right or left padding: states are cached per real token, keyed by the sequence's token
+ids). `installed` swaps them while its block runs, for callers that own the forward call (TRL's
+trainers): a forward whose sequences are all cached skips the trunk, any other runs the real layers
+once and caches the result, and a forward with a KV cache (generation) runs the real layers
+untouched. tests/test_trunk.py checks all three against the plain forward, and the prefs stage's
+reference log-probs and losses against TRL's own. `shares_trunk` refuses a model with anything
+trainable or adapted below layer n-k (QLoRA "continue" or "ref_adapter" mode, full fine-tuning):
+those go through the plain forward.
 """
 
 from __future__ import annotations
@@ -50,6 +56,13 @@ def shares_trunk(model, k: int) -> bool:
         if m is None and param.requires_grad and "score" not in name:
             return False  # a trainable embedding or norm outside the layers
     return True
+
+
+def installed_where_shared(cache, model):
+    """`cache.installed(model)` when the model can share the trunk (`shares_trunk`), else a block that changes nothing."""
+    if cache is None or not shares_trunk(model, cache.k):
+        return contextlib.nullcontext()
+    return cache.installed(model)
 
 
 class _Pass:
@@ -87,6 +100,42 @@ def _swapped_trunk(model, k: int, states):
         del dec.__dict__["layers"]
 
 
+class _CachedTrunk:
+    """Stands in for layer 0 under `TrunkCache.installed`: the states entering layer n-k, from the cache or computed."""
+
+    def __init__(self, cache: TrunkCache, layers, seen: dict):
+        self.cache, self.layers, self.seen = cache, layers, seen
+
+    def __call__(self, hidden_states, *args, **kwargs):
+        import torch
+
+        ids, mask = self.seen.get("ids"), self.seen.get("mask")
+        if ids is None or self.seen.get("cached") or kwargs.get("use_cache") or kwargs.get("cache") is not None:
+            return self._run(hidden_states, args, kwargs)  # generation or embeddings given: no key to cache under
+        real = torch.ones_like(ids, dtype=torch.bool) if mask is None else mask.bool()
+        if self.seen.get("positions") is None and bool((~real[:, 0] & real.any(-1)).any()):
+            return self._run(hidden_states, args, kwargs)  # left padding, default positions: not the cached states
+        keys = [tuple(row[m].tolist()) for row, m in zip(ids, real)]
+        if all(key in self.cache.states for key in keys):
+            self.cache.hits += len(keys)
+            states = hidden_states.new_zeros(hidden_states.shape)
+            for i, key in enumerate(keys):
+                states[i, real[i]] = self.cache.states[key].to(states.dtype)
+            return states
+        with torch.no_grad():
+            states = self._run(hidden_states, args, kwargs)
+        for i, key in enumerate(keys):
+            if key not in self.cache.states:
+                self.cache.states[key] = states[i, real[i]].detach()
+                self.cache.trunk_tokens += int(real[i].sum())
+        return states.detach()
+
+    def _run(self, hidden_states, args, kwargs):
+        for layer in self.layers:
+            hidden_states = layer(hidden_states, *args, **kwargs)
+        return hidden_states
+
+
 class TrunkCache:
     """Hidden states entering layer n-k, one tensor (real tokens x hidden) per distinct sequence."""
 
@@ -94,6 +143,7 @@ class TrunkCache:
         self.k = k
         self.states: dict[tuple, object] = {}
         self.trunk_tokens = 0  # tokens that went through the trunk (each sequence once)
+        self.hits = 0  # sequences `installed` read from the cache
 
     def forward(self, model, input_ids, attention_mask, **kwargs):
         """The model's output on this batch, with the trunk read from the cache (filled first where missing)."""
@@ -134,14 +184,40 @@ class TrunkCache:
             self.states[key] = captured["states"][i, real[i]].detach()
         self.trunk_tokens += int(real.sum())
 
+    @contextlib.contextmanager
+    def installed(self, model):
+        """While the block runs, every forward of `model` takes layers 0..n-k-1 from the cache (filled where missing).
+
+        For right-padded batches without position_ids or with positions 0..len-1 (TRL's collators); a
+        batch with a KV cache or with inputs_embeds in place of input_ids runs the real layers.
+        """
+        dec = decoder(model)
+        n = len(dec.layers)
+        seen = {}
+
+        def remember(module, args, kwargs):
+            seen["ids"] = kwargs.get("input_ids", args[0] if args else None)
+            seen["mask"] = kwargs.get("attention_mask")
+            seen["positions"] = kwargs.get("position_ids")
+            seen["cached"] = kwargs.get("past_key_values") is not None or kwargs.get("cache") is not None
+
+        handle = dec.register_forward_pre_hook(remember, with_kwargs=True)
+        stand_ins = [_CachedTrunk(self, list(dec.layers[: n - self.k]), seen)] + [_Pass()] * (n - self.k - 1)
+        dec.__dict__["layers"] = stand_ins + list(dec.layers[n - self.k:])  # shadows the ModuleList: nothing saved
+        try:
+            yield self
+        finally:
+            del dec.__dict__["layers"]
+            handle.remove()
+
     def scores(self, models: Mapping[str, object], tok, prompts: Sequence, responses: Sequence[str], *,
                batch_size: int = 16, progress: bool | str = False) -> dict[str, list[float]]:
         """Each model's reward for every (prompt, response), as `reward_scores` gives it, with one trunk pass."""
         import torch
 
-        from ..eval.padding import length_sorted_batches, model_device, pad_batch
-        from ..progress import progress_bar
-        from .data import reward_input_ids
+        from .eval.padding import length_sorted_batches, model_device, pad_batch
+        from .progress import progress_bar
+        from .rm.data import reward_input_ids
 
         rows = [reward_input_ids(tok, p, r) for p, r in zip(prompts, responses, strict=True)]
         out = {name: [0.0] * len(rows) for name in models}
@@ -159,6 +235,6 @@ class TrunkCache:
 
 
 def _positions(mask):
-    from ..eval.padding import position_ids
+    from .eval.padding import position_ids
 
     return position_ids(mask)

@@ -1,0 +1,95 @@
+"""Summed log-probs of several completions of one prompt, with the prompt run once.
+
+    logps = completion_logps(model, prompts, completions, batch_size=8, trunk=cache)
+    logps[i][j]   # sum over completion j of prompt i of log π(token | everything before it)
+
+A preference pair's chosen and rejected answers follow the same prompt, and KTO's KL rows put the
+same prompts in front of another pair's answers: on the tiny run a prompt (the multi-turn history)
+is about 290 tokens and an answer about 100, so scoring each (prompt, answer) sequence on its own,
+as TRL's precompute does, runs every prompt four times. Here each prompt goes through the model
+once, left-padded with its real positions (`eval.padding`), its KV cache is repeated once per
+completion (`Cache.batch_select_indices` with repeated rows), and the completions continue from it
+side by side. The first completion token is scored from the prompt's last position, the others from
+the continuation, so the sum is over exactly the tokens TRL's collator marks as completion
+(callers truncate prompt + completion to max_length first, as it does).
+
+With `trunk` (a `trunk.TrunkCache`), the hidden states entering layer n-k of every full sequence
+(prompt states, then the completion's) are stored under the sequence's token ids, as
+`TrunkCache.installed` stores them, so training reads them instead of running the frozen layers.
+tests/test_prefs_reference.py checks the values against DPOTrainer's and KTOTrainer's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def completion_logps(model, prompts: Sequence[Sequence[int]], completions: Sequence[Sequence[Sequence[int]]], *,
+                     pad_id: int, batch_size: int = 8, trunk=None, progress: bool | str = False) -> list[list[float]]:
+    """logps[i][j]: summed log-probs of completions[i][j] (token ids, non-empty) after prompts[i]."""
+    import torch
+
+    from ..eval.padding import length_sorted_batches, model_device, pad_batch, position_ids
+    from ..eval.sampling import _cache_kwarg, _cache_of
+    from ..progress import progress_bar
+    from ..trunk import decoder
+
+    if any(len(c) == 0 for group in completions for c in group):
+        raise ValueError("every completion needs at least one token; truncate prompt + completion, not the prompt")
+    dec, head = decoder(model), model.get_output_embeddings()
+    device, cache_arg = model_device(model), _cache_kwarg(model)
+    captured: list = []
+    hook = None
+    if trunk is not None:
+        layer = dec.layers[len(dec.layers) - trunk.k - 1]
+        hook = layer.register_forward_hook(lambda _m, _a, out: captured.append(out[0] if isinstance(out, tuple)
+                                                                               else out))
+    out = [[0.0] * len(group) for group in completions]
+    desc = progress if isinstance(progress, str) else "reference log-probs"
+    try:
+        with torch.no_grad(), progress_bar(len(prompts), desc, "prompt", bool(progress)) as bar:
+            for batch in length_sorted_batches([len(p) for p in prompts], batch_size):
+                rows = [(b, j) for b, i in enumerate(batch) for j in range(len(completions[i]))]
+                if not rows:
+                    bar.update(len(batch))
+                    continue
+                captured.clear()
+                ids, mask = pad_batch([prompts[i] for i in batch], pad_id, "left", device)
+                first = dec(input_ids=ids, attention_mask=mask, position_ids=position_ids(mask), use_cache=True)
+                last = torch.log_softmax(head(first.last_hidden_state[:, -1]).float(), dim=-1)
+                cache = _cache_of(first)
+                owner = torch.tensor([b for b, _ in rows], device=device)
+                cache.batch_select_indices(owner)  # one copy of a prompt's keys and values per completion
+                texts = [completions[batch[b]][j] for b, j in rows]
+                cids, cmask = pad_batch(texts, pad_id, "right", device)
+                positions = mask.sum(-1)[owner, None] + torch.arange(cids.shape[1], device=device)
+                rest = dec(input_ids=cids, attention_mask=torch.cat([mask[owner], cmask], dim=1),
+                           position_ids=positions, use_cache=True, **{cache_arg: cache}).last_hidden_state
+                for r, ((b, j), text) in enumerate(zip(rows, texts)):
+                    target = torch.tensor(text, device=device)
+                    total = last[b, target[0]]
+                    if len(text) > 1:
+                        logp = torch.log_softmax(head(rest[r, : len(text) - 1]).float(), dim=-1)
+                        total = total + logp.gather(-1, target[1:, None]).sum()
+                    out[batch[b]][j] = float(total)
+                if trunk is not None:
+                    _store_states(trunk, captured, batch, rows, prompts, texts, mask)
+                bar.update(len(batch))
+    finally:
+        if hook is not None:
+            hook.remove()
+    return out
+
+
+def _store_states(trunk, captured, batch, rows, prompts, texts, mask) -> None:
+    """Each full sequence's states entering layer n-k: its prompt's (real tokens), then its completion's."""
+    import torch
+
+    prompt_states, completion_states = captured[0], captured[1]
+    for r, ((b, _), text) in enumerate(zip(rows, texts)):
+        key = tuple(prompts[batch[b]]) + tuple(text)
+        if key in trunk.states:
+            continue
+        states = torch.cat([prompt_states[b, mask[b].bool()], completion_states[r, : len(text)]])
+        trunk.states[key] = states.clone()
+        trunk.trunk_tokens += len(text) + (0 if r and rows[r - 1][0] == b else len(prompts[batch[b]]))
