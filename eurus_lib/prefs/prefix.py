@@ -21,6 +21,7 @@ tests/test_prefs_reference.py checks the values against DPOTrainer's and KTOTrai
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 
@@ -57,39 +58,36 @@ def completion_logps(model, prompts: Sequence[Sequence[int]], completions: Seque
                 ids, mask = pad_batch([prompts[i] for i in batch], pad_id, "left", device)
                 first = dec(input_ids=ids, attention_mask=mask, position_ids=position_ids(mask), use_cache=True)
                 last = torch.log_softmax(head(first.last_hidden_state[:, -1]).float(), dim=-1)
-                cache = _cache_of(first)
-                owner = torch.tensor([b for b, _ in rows], device=device)
-                cache.batch_select_indices(owner)  # one copy of a prompt's keys and values per completion
-                texts = [completions[batch[b]][j] for b, j in rows]
-                cids, cmask = pad_batch(texts, pad_id, "right", device)
-                positions = mask.sum(-1)[owner, None] + torch.arange(cids.shape[1], device=device)
-                rest = dec(input_ids=cids, attention_mask=torch.cat([mask[owner], cmask], dim=1),
-                           position_ids=positions, use_cache=True, **{cache_arg: cache}).last_hidden_state
-                for r, ((b, j), text) in enumerate(zip(rows, texts)):
-                    target = torch.tensor(text, device=device)
-                    total = last[b, target[0]]
-                    if len(text) > 1:
-                        logp = torch.log_softmax(head(rest[r, : len(text) - 1]).float(), dim=-1)
-                        total = total + logp.gather(-1, target[1:, None]).sum()
-                    out[batch[b]][j] = float(total)
+                prompt_cache, prompt_states = _cache_of(first), captured[0] if captured else None
                 if trunk is not None:
-                    _store_states(trunk, captured, batch, rows, prompts, texts, mask)
+                    trunk.trunk_tokens += int(mask.sum())
+                # the completions continue in groups of similar length, so little of a group is padding
+                order = sorted(rows, key=lambda row: -len(completions[batch[row[0]]][row[1]]))
+                for part in (order[k:k + batch_size] for k in range(0, len(order), batch_size)):
+                    captured.clear()
+                    owner = torch.tensor([b for b, _ in part], device=device)
+                    cache = copy.deepcopy(prompt_cache)
+                    cache.batch_select_indices(owner)  # one copy of a prompt's keys and values per completion
+                    texts = [completions[batch[b]][j] for b, j in part]
+                    cids, cmask = pad_batch(texts, pad_id, "right", device)
+                    positions = mask.sum(-1)[owner, None] + torch.arange(cids.shape[1], device=device)
+                    rest = dec(input_ids=cids, attention_mask=torch.cat([mask[owner], cmask], dim=1),
+                               position_ids=positions, use_cache=True, **{cache_arg: cache}).last_hidden_state
+                    for r, ((b, j), text) in enumerate(zip(part, texts)):
+                        target = torch.tensor(text, device=device)
+                        total = last[b, target[0]]
+                        if len(text) > 1:
+                            logp = torch.log_softmax(head(rest[r, : len(text) - 1]).float(), dim=-1)
+                            total = total + logp.gather(-1, target[1:, None]).sum()
+                        out[batch[b]][j] = float(total)
+                        if trunk is not None:  # the full sequence's states entering layer n-k, as `installed` keys them
+                            key = tuple(prompts[batch[b]]) + tuple(text)
+                            trunk.states[key] = torch.cat([prompt_states[b, mask[b].bool()],
+                                                           captured[0][r, : len(text)]]).clone()
+                            trunk.trunk_tokens += len(text)
                 bar.update(len(batch))
     finally:
         if hook is not None:
             hook.remove()
     return out
 
-
-def _store_states(trunk, captured, batch, rows, prompts, texts, mask) -> None:
-    """Each full sequence's states entering layer n-k: its prompt's (real tokens), then its completion's."""
-    import torch
-
-    prompt_states, completion_states = captured[0], captured[1]
-    for r, ((b, _), text) in enumerate(zip(rows, texts)):
-        key = tuple(prompts[batch[b]]) + tuple(text)
-        if key in trunk.states:
-            continue
-        states = torch.cat([prompt_states[b, mask[b].bool()], completion_states[r, : len(text)]])
-        trunk.states[key] = states.clone()
-        trunk.trunk_tokens += len(text) + (0 if r and rows[r - 1][0] == b else len(prompts[batch[b]]))
