@@ -122,7 +122,9 @@ class RunDir:
         """
         prior = self.stage_record(name)
         rec = {"status": "running", "started": _now(), "digest": digest, "inputs": inputs or {},
-               "attempts": prior.get("attempts", 0) + 1}
+               "attempts": prior.get("attempts", 0) + 1,
+               # the manifest's versions are this invocation's; a stage keeps the commit it ran at
+               "git_commit": self.manifest.get("versions", {}).get("git_commit")}
         self.manifest.setdefault("stages", {})[name] = rec
         self.save_manifest()
         t0 = time.perf_counter()

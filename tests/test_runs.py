@@ -190,3 +190,16 @@ def test_report_records_time_and_peak_memory_per_stage(tmp_path):
     row = next(ln for ln in md.splitlines() if ln.startswith("| tasks |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[1] == "done" and float(cells[2]) >= 0 and float(cells[3]) > 0 and cells[5] == "d0"
+
+
+def test_a_stage_keeps_the_commit_it_ran_at_when_a_later_invocation_opens_the_run(tmp_path, monkeypatch):
+    import eurus_lib.runs as runs
+
+    monkeypatch.setattr(runs, "package_versions", lambda: {"git_commit": "aaaaaaa"})
+    run = RunDir.open(tmp_path, load_config("tiny"))
+    with run.stage("tasks", "d0"):
+        pass
+    monkeypatch.setattr(runs, "package_versions", lambda: {"git_commit": "bbbbbbb"})
+    later = RunDir.open(tmp_path, load_config("tiny"))
+    assert later.manifest["versions"]["git_commit"] == "bbbbbbb"
+    assert later.stage_record("tasks")["git_commit"] == "aaaaaaa"
