@@ -44,6 +44,17 @@ def test_turn_one_is_held_out_pass_at_1_with_the_same_judge():
     assert [r["turns"][0]["correct"] for r in records] == [f["correct"] for f in first] == [True, False]
 
 
+def test_given_held_out_answers_are_judged_as_turn_one_and_the_actor_starts_at_turn_two():
+    tasks = [math_task(0), math_task(1)]
+    actor = ScriptedActor("learner", learner)
+    records = interact(actor, tasks, Environment(fake_executor), max_turns=2, progress=False,
+                       first_answers=[RIGHT, WRONG])
+    assert [r["turns"][0]["response"] for r in records] == [RIGHT.strip(), WRONG.strip()]
+    assert [r["solved_turn"] for r in records] == [1, 2]
+    assert len(actor.calls) == 1 and len(actor.calls[0]) == 1  # only the wrong one was asked again
+    assert [m["role"] for m in actor.calls[0][0]] == ["user", "assistant", "user"]
+
+
 def test_success_by_turn_is_cumulative_and_can_be_read_per_family():
     records = [{"family": "math", "solved_turn": 1}, {"family": "math", "solved_turn": 3},
                {"family": "code", "solved_turn": None}, {"family": "code", "solved_turn": 2}]

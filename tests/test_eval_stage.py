@@ -62,3 +62,15 @@ def test_best_of_n_reranks_by_each_trained_reward_model(tmp_path, monkeypatch):
     curve = stage.best_of_n(run, cfg, tasks=tasks, device="cpu")
     assert curve["pass@1"]["RM reward:bt+dr"] == [0.0, 1.0]  # picks the second answer once it is among the N
     assert curve["pass@1"]["top logprob"] == [0.0, 0.0]
+
+
+def test_multi_turn_starts_from_the_held_out_answers_its_stage_wrote(tmp_path):
+    from eurus_lib.jsonl import write_jsonl
+
+    run = RunDir.open(tmp_path, load_config("tiny"))
+    write_jsonl(tmp_path / "prefs" / "heldout" / "kto.jsonl", [{"id": "p1", "response": "b"}, {"id": "p0", "response": "a"}])
+    write_jsonl(tmp_path / "sft" / "heldout" / "base.jsonl", [{"id": "p0", "response": "x"}])
+    tasks = [SimpleNamespace(id="p0"), SimpleNamespace(id="p1")]
+    assert stage._heldout_answers(run, "kto", tasks) == ["a", "b"]
+    assert stage._heldout_answers(run, "base", tasks) is None  # p1 was never answered: turn 1 is generated
+    assert stage._heldout_answers(run, "nca", tasks) is None

@@ -36,8 +36,12 @@ def greedy_actor(model, tokenizer, *, max_new_tokens: int = 192, batch_size: int
 
 
 def interact(actor, tasks: Sequence, environment, critic=None, *, max_turns: int = 5, seed: int = 0,
-             progress: bool = True) -> list[dict]:
+             progress: bool = True, first_answers: Sequence[str] | None = None) -> list[dict]:
     """Up to `max_turns` attempts per task; one record per task, in order.
+
+    first_answers: the policy's greedy held-out answers to these tasks, when a stage already has
+    them: turn 1 is the same prompt and the same greedy decode, so they are judged as turn 1
+    instead of being generated again.
 
     Record: {"id", "family", "task", "solved_turn" (1-based, or None), "turns": [{"turn", "response",
     "correct", "error", "predicted", "feedback"}]} where "feedback" is the user turn that followed
@@ -52,7 +56,10 @@ def interact(actor, tasks: Sequence, environment, critic=None, *, max_turns: int
             if not live:
                 break
             bar.set_postfix_str(f"{len(live)} unsolved")
-            texts = [(t or "").strip() for t in actor.sample([histories[i] for i in live], seed=seed + turn)]
+            if turn == 1 and first_answers is not None:
+                texts = [(first_answers[i] or "").strip() for i in live]
+            else:
+                texts = [(t or "").strip() for t in actor.sample([histories[i] for i in live], seed=seed + turn)]
             outcomes = environment.assess([tasks[i] for i in live], texts)
             feedback = _feedback([tasks[i] for i in live], texts, outcomes, critic) if turn < max_turns \
                 else [None] * len(live)

@@ -164,12 +164,19 @@ def multi_turn(run: RunDir, cfg, tasks, device) -> dict:
             actor = greedy_actor(model, tok, max_new_tokens=cfg.eval.max_new_tokens, batch_size=cfg.eval.batch_size,
                                  name=name)
             records = interact(actor, tasks, heldout_environment(cfg), max_turns=cfg.eval.max_turns,
-                               seed=cfg.run.seed)
+                               seed=cfg.run.seed, first_answers=_heldout_answers(run, name, tasks))
             write_jsonl(path, records)
             record_seconds(run.path("eval", SECONDS_FILE), f"multi-turn {name}", time.perf_counter() - began)
         rates[name] = success_by_turn(records, cfg.eval.max_turns)
     run.path("eval", "multiturn.json").write_text(json.dumps(rates, indent=1))
     return rates
+
+
+def _heldout_answers(run: RunDir, name: str, tasks) -> list[str] | None:
+    """The policy's greedy held-out answers to `tasks` (multi-turn's turn 1), where its stage wrote them all."""
+    stage = "sft" if name in ("base", "sft") else "prefs"
+    rows = {r["id"]: r["response"] for r in read_jsonl(run.root / stage / "heldout" / f"{name}.jsonl")}
+    return [rows[t.id] for t in tasks] if all(t.id in rows for t in tasks) else None
 
 
 def score_benchmarks(run: RunDir, cfg, device) -> dict:
