@@ -172,6 +172,13 @@ EURUS_CHAT_TEMPLATE = (
 )
 
 
+def model_config(spec: str):
+    """The transformers config of a model spec (embedded, folder or hub id), without loading weights."""
+    from transformers import AutoConfig
+
+    return AutoConfig.from_pretrained(resolve_model_path(spec))
+
+
 def load_tokenizer(spec: str, chat_template: str = "auto"):
     """The tokenizer of a spec, with a pad token and a chat template (see `ModelSettings.chat_template`).
 

@@ -39,6 +39,10 @@ def test_stage_trains_all_three_from_one_shared_reference(staged):
         assert log[-1]["rewards/margins"] != 0.0, algo  # and then it learns
         assert (root / "prefs" / algo / "model" / "adapter_config.json").is_file()
         assert len((root / "prefs" / "heldout" / f"{algo}.jsonl").read_text().splitlines()) == 2
+    # every training forward read the frozen layers from the reference pass: 2 sequences a pair for DPO and NCA,
+    # 4 for KTO (its KL rows), batch_size pairs a step
+    sequences = sum(t["steps"] * cfg.prefs.batch_size * (4 if a == "kto" else 2) for a, t in summary["train"].items())
+    assert summary["trunk"]["hits"] == sequences and summary["trunk"]["tokens"] > 0
     assert (root / "prefs" / "heldout" / "sft.jsonl").is_file()  # the sft stage scored nothing here
     assert set(summary["heldout"]["policies"]) == {"sft", *ALGOS}
     for name in ("prefs_reward_dynamics.png", "prefs_heldout.png"):
@@ -153,3 +157,18 @@ def test_a_step_budget_keeps_only_the_batches_it_trains_on(staged):
     _, _, every = prepare_pairs(run, dataclasses.replace(cfg, prefs=dataclasses.replace(cfg.prefs, max_steps=-1)))
     _, _, budget = prepare_pairs(run, dataclasses.replace(cfg, prefs=dataclasses.replace(cfg.prefs, max_steps=1)))
     assert len(every) == 2 and budget == every[:1]  # the reference is scored for these pairs only
+
+
+def test_the_stage_shares_the_trunk_only_where_its_states_fit(monkeypatch, capsys):
+    import eurus_lib.prefs.stage as stage
+    from eurus_lib.config import load_config
+    from eurus_lib.prefs.data import Pair
+
+    pairs, batches = [Pair({"id": "p"}, 500)] * 8, [[0, 1, 2, 3], [4, 5, 6, 7]]
+    cache = stage.shared_trunk(load_config("tiny"), pairs, batches)
+    assert cache is not None and cache.k == 4  # tiny: 8 pairs x 4 sequences x 500 tokens x 576 floats
+    assert stage.shared_trunk(load_config("tiny", ["prefs.lora_layers=0"]), pairs, batches) is None
+    assert stage.shared_trunk(load_config("tiny", ["model.load_in_4bit=true"]), pairs, batches) is None
+    monkeypatch.setattr(stage, "TRUNK_LIMIT_GIB", 0.001)
+    assert stage.shared_trunk(load_config("tiny"), pairs, batches) is None
+    assert "not sharing the frozen trunk" in capsys.readouterr().out

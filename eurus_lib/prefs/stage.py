@@ -41,7 +41,7 @@ def run(cfg, run: RunDir) -> dict:
     device, _ = pick_device(cfg)
     pairs, skipped, batches = prepare_pairs(run, cfg)
     tasks = heldout_tasks(run, cfg)
-    trunk = shared_trunk(cfg)
+    trunk = shared_trunk(cfg, pairs, batches)
     ref, records = reference_and_sft(run, cfg, pairs, batches, tasks, device, trunk)
     trained = {}
     for algo in cfg.prefs.algorithms:
@@ -55,18 +55,33 @@ def run(cfg, run: RunDir) -> dict:
     return {**summary, "outputs": [*outputs, str(run.root / "prefs" / "summary.json"), *figures]}
 
 
-def shared_trunk(cfg):
+TRUNK_LIMIT_GIB = 4.0  # above this estimate the runs compute the trunk on every step instead of holding it
+
+
+def shared_trunk(cfg, pairs=(), batches=()):
     """One frozen-trunk cache for the reference pass and every algorithm, when they can share it (eurus_lib/trunk.py).
 
     In "merge" mode the reference and the three policies are the merged SFT body with adapters on
     its last `prefs.lora_layers` layers only, so the layers below see the same sequences the same
-    way in every run.
+    way in every run. The cache holds one hidden vector per token of every sequence the runs see
+    (two sides, and KTO's two KL rows, per pair); a run whose estimate exceeds TRUNK_LIMIT_GIB goes
+    without it and says so.
     """
+    from ..models import model_config
     from ..trunk import TrunkCache
     from .policy import start_mode
 
     k = cfg.prefs.lora_layers
-    return TrunkCache(k) if start_mode(cfg.model) == "merge" and k > 0 else None
+    if start_mode(cfg.model) != "merge" or k <= 0:
+        return None
+    sides = 4 if "kto" in cfg.prefs.algorithms else 2
+    tokens = sides * sum(pairs[i].length for batch in batches for i in batch)
+    gib = tokens * model_config(cfg.model.policy).hidden_size * 4 / 2**30
+    if gib > TRUNK_LIMIT_GIB:
+        print(f"[prefs] not sharing the frozen trunk: its states would take about {gib:.1f} GiB "
+              f"(limit {TRUNK_LIMIT_GIB} GiB); every step runs all layers", flush=True)
+        return None
+    return TrunkCache(k)
 
 
 def prepare_pairs(run: RunDir, cfg):
