@@ -140,3 +140,15 @@ def test_trainers_use_the_shared_columns_instead_of_scoring_the_reference(tok, t
     trainer = dpo_cls(model=random_model(tok), args=trl_args(DPOConfig, tmp_path, per_device_train_batch_size=2),
                       train_dataset=Dataset.from_list(rows), processing_class=tok)
     assert trainer.train_dataset["ref_chosen_logps"] == [-11.0, -11.0]
+
+
+def test_a_head_that_scales_or_caps_its_logits_is_scored_by_trls_precompute():
+    from types import SimpleNamespace
+
+    from transformers import LlamaConfig
+
+    from eurus_lib.prefs.prefix import plain_head
+
+    assert plain_head(SimpleNamespace(config=LlamaConfig()))
+    assert not plain_head(SimpleNamespace(config=LlamaConfig(final_logit_softcapping=30.0)))
+    assert not plain_head(SimpleNamespace(config=LlamaConfig(logit_scale=0.5)))

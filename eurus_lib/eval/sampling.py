@@ -69,7 +69,7 @@ def prefill(prompts: list[list[int]], model, pad_id: int, n: int):
     ids, mask = pad_batch(prompts, pad_id, "left", model_device(model))
     out = model(input_ids=ids, attention_mask=mask, position_ids=position_ids(mask), use_cache=True,
                 logits_to_keep=1)  # only the last position's logits are needed
-    cache = _cache_of(out)
+    cache = cache_of(out)
     cache.batch_repeat_interleave(n)  # one copy of the prompt's keys and values per continuation
     return out.logits[:, -1].float().repeat_interleave(n, 0), cache, mask.repeat_interleave(n, 0)
 
@@ -91,7 +91,7 @@ def decode(model, logits, cache, mask, *, max_new_tokens: int, temperature: floa
     live = torch.arange(rows, device=device)  # original row index of each row still in the batch
     positions = mask.sum(-1, keepdim=True)  # the next token's index among each row's real tokens
     done = torch.zeros(rows, dtype=torch.bool, device=device)  # per live row
-    cache_arg = _cache_kwarg(model)
+    cache_arg = cache_kwarg(model)
     steps = 0
     for step in range(max_new_tokens):
         token = pick_tokens(logits, temperature, top_p, generator).masked_fill(done, pad_id)
@@ -109,7 +109,7 @@ def decode(model, logits, cache, mask, *, max_new_tokens: int, temperature: floa
         mask = torch.cat([mask, mask.new_ones(len(live), 1)], dim=1)
         out = model(input_ids=token[:, None], attention_mask=mask, position_ids=positions, use_cache=True,
                     **{cache_arg: cache})
-        cache, logits, positions = _cache_of(out), out.logits[:, -1].float(), positions + 1
+        cache, logits, positions = cache_of(out), out.logits[:, -1].float(), positions + 1
     return tokens[:, :steps], logps[:, :steps], counted[:, :steps]
 
 
@@ -149,12 +149,12 @@ def _stop_ids(model, tokenizer):
     return torch.tensor(sorted(i for i in ids if i is not None), device=model_device(model))
 
 
-def _cache_kwarg(model) -> str:
+def cache_kwarg(model) -> str:
     """transformers 5.x renamed the forward argument `past_key_values` to `cache` (old name deprecated)."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
 
 
-def _cache_of(output):
+def cache_of(output):
     cache = getattr(output, "cache", None)
     return cache if cache is not None else output.past_key_values

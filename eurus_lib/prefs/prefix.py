@@ -9,9 +9,11 @@ is about 290 tokens and an answer about 100, so scoring each (prompt, answer) se
 as TRL's precompute does, runs every prompt four times. Here each prompt goes through the model
 once, left-padded with its real positions (`eval.padding`), its KV cache is repeated once per
 completion (`Cache.batch_select_indices` with repeated rows), and the completions continue from it
-side by side. The first completion token is scored from the prompt's last position, the others from
+in groups of similar length, so little of a group is padding. The first completion token is scored from the prompt's last position, the others from
 the continuation, so the sum is over exactly the tokens TRL's collator marks as completion
-(callers truncate prompt + completion to max_length first, as it does).
+(callers truncate prompt + completion to max_length first, as it does). The log-probs come from the
+model's own output embedding over the decoder's normed states: for heads that scale or soft-cap
+their logits (`plain_head` is False) callers use TRL's precompute instead.
 
 With `trunk` (a `trunk.TrunkCache`), the hidden states entering layer n-k of every full sequence
 (prompt states, then the completion's) are stored under the sequence's token ids, as
@@ -31,14 +33,14 @@ def completion_logps(model, prompts: Sequence[Sequence[int]], completions: Seque
     import torch
 
     from ..eval.padding import length_sorted_batches, model_device, pad_batch, position_ids
-    from ..eval.sampling import _cache_kwarg, _cache_of
+    from ..eval.sampling import cache_kwarg, cache_of
     from ..progress import progress_bar
     from ..trunk import decoder
 
     if any(len(c) == 0 for group in completions for c in group):
         raise ValueError("every completion needs at least one token; truncate prompt + completion, not the prompt")
     dec, head = decoder(model), model.get_output_embeddings()
-    device, cache_arg = model_device(model), _cache_kwarg(model)
+    device, cache_arg = model_device(model), cache_kwarg(model)
     captured: list = []
     hook = None
     if trunk is not None:
@@ -58,7 +60,7 @@ def completion_logps(model, prompts: Sequence[Sequence[int]], completions: Seque
                 ids, mask = pad_batch([prompts[i] for i in batch], pad_id, "left", device)
                 first = dec(input_ids=ids, attention_mask=mask, position_ids=position_ids(mask), use_cache=True)
                 last = torch.log_softmax(head(first.last_hidden_state[:, -1]).float(), dim=-1)
-                prompt_cache, prompt_states = _cache_of(first), captured[0] if captured else None
+                prompt_cache, prompt_states = cache_of(first), captured[0] if captured else None
                 if trunk is not None:
                     trunk.trunk_tokens += int(mask.sum())
                 # the completions continue in groups of similar length, so little of a group is padding
@@ -91,3 +93,10 @@ def completion_logps(model, prompts: Sequence[Sequence[int]], completions: Seque
             hook.remove()
     return out
 
+
+def plain_head(model) -> bool:
+    """True when the model's logits are its output embedding applied to the decoder's output, nothing more."""
+    config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    return not any(getattr(config, name, None) for name in
+                   ("final_logit_softcapping", "logit_scale", "output_multiplier", "lm_head_multiplier",
+                    "logits_scaling"))

@@ -35,6 +35,7 @@ from ..training import trainer_args
 from ..trunk import installed_where_shared
 from ..ultrainteract.convert import pair_to_dpo
 from .data import Pair, kl_reference_rows
+from .prefix import plain_head
 from .trainers import compact_lm_head, trainer_classes
 
 REF_FILE = "reference_logps.jsonl"
@@ -58,7 +59,8 @@ def shared_reference(start, pairs: Sequence[Pair], batches: Sequence[Sequence[in
     examples += [{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in kl_rows]
     print(f"[prefs] scoring the reference (SFT) policy once on {len(ids)} pairs"
           + (f" and {len(kl_rows)} KTO KL rows" if kl_rows else "") + " ...", flush=True)
-    score = prefix_reference_logps if start.mode in PLAIN_MODES else trl_reference_logps
+    plain = start.mode in PLAIN_MODES and plain_head(start.model)
+    score = prefix_reference_logps if plain else trl_reference_logps
     chosen, rejected = score(start, examples, settings, Path(out_dir), seed=seed, device=device,
                              max_length=max_length, trunk=trunk)
     table = {pid: {"id": pid, "chosen": chosen[k], "rejected": rejected[k]} for k, pid in enumerate(ids)}
