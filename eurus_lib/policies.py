@@ -12,6 +12,7 @@ read the same numbers instead of scoring a policy twice.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -70,10 +71,15 @@ def heldout_records(run, stage: str, name: str, model, tok, cfg, tasks) -> list[
 SECONDS_FILE = "seconds.json"  # beside the records: how long each policy's answering and judging took
 
 
+def read_seconds(path) -> dict:
+    """The `record_seconds` table at path ({} when nothing was timed there)."""
+    path = Path(path)
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 def record_seconds(path, name: str, seconds: float) -> None:
     """Add `name: seconds` to a small JSON table (where a stage's time went, for its summary and the README)."""
-    import json
-
-    table = json.loads(path.read_text()) if path.is_file() else {}
+    table = read_seconds(path)
     table[name] = round(seconds, 1)
-    path.write_text(json.dumps(table, indent=1))
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(table, indent=1))

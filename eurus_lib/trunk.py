@@ -73,7 +73,7 @@ class _Pass:
 
 
 class _Replay:
-    """Stands in for the last trunk layer: returns the cached states entering layer n-k."""
+    """Stands in for the trunk: returns the cached states entering layer n-k (the pass-throughs after it keep them)."""
 
     def __init__(self, states):
         self.states = states
@@ -87,17 +87,23 @@ class _Stop(Exception):
 
 
 @contextlib.contextmanager
-def _swapped_trunk(model, k: int, states):
-    """For one call: layers 0..n-k-1 replaced by stand-ins, the last of which returns `states`."""
-    dec = decoder(model)
-    layers = dec.layers
-    n = len(layers)
-    stand_ins = [_Pass()] * (n - k - 1) + [_Replay(states)] + list(layers[n - k:])
-    dec.__dict__["layers"] = stand_ins  # shadows the registered ModuleList for this call only: nothing saved
+def _trunk_replaced(dec, k: int, first):
+    """Within the block, the decoder's layers 0..n-k-1 are `first` then pass-throughs; the top k are its own.
+
+    The list shadows the registered ModuleList on the instance only, so state dicts, saving and
+    parameters are untouched.
+    """
+    n = len(dec.layers)
+    dec.__dict__["layers"] = [first] + [_Pass()] * (n - k - 1) + list(dec.layers[n - k:])
     try:
         yield
     finally:
         del dec.__dict__["layers"]
+
+
+def _swapped_trunk(model, k: int, states):
+    """For one call: the trunk replaced by stand-ins that hand `states` to layer n-k."""
+    return _trunk_replaced(decoder(model), k, _Replay(states))
 
 
 class _CachedTrunk:
@@ -202,12 +208,10 @@ class TrunkCache:
             seen["cached"] = kwargs.get("past_key_values") is not None or kwargs.get("cache") is not None
 
         handle = dec.register_forward_pre_hook(remember, with_kwargs=True)
-        stand_ins = [_CachedTrunk(self, list(dec.layers[: n - self.k]), seen)] + [_Pass()] * (n - self.k - 1)
-        dec.__dict__["layers"] = stand_ins + list(dec.layers[n - self.k:])  # shadows the ModuleList: nothing saved
         try:
-            yield self
+            with _trunk_replaced(dec, self.k, _CachedTrunk(self, list(dec.layers[: n - self.k]), seen)):
+                yield self
         finally:
-            del dec.__dict__["layers"]
             handle.remove()
 
     def scores(self, models: Mapping[str, object], tok, prompts: Sequence, responses: Sequence[str], *,

@@ -21,7 +21,7 @@ import json
 import time
 
 from ..jsonl import read_jsonl, write_jsonl
-from ..policies import SECONDS_FILE, record_seconds
+from ..policies import SECONDS_FILE, read_seconds, record_seconds
 from ..runs import RunDir
 
 FIGURES = {"heldout": "eval_heldout.png", "bon": "eval_best_of_n.png", "multiturn": "eval_multiturn.png"}
@@ -42,9 +42,8 @@ def run(cfg, run: RunDir) -> dict:
     benchmarks = score_benchmarks(run, cfg, device)
     figures = draw_figures(run)
     outputs = [str(run.root / "eval" / f) for f in ("heldout.json", "best_of_n.json", "multiturn")]
-    seconds = run.root / "eval" / SECONDS_FILE
     return {"policies": list(heldout["policies"]), "best_of_n": bon, "multiturn": multiturn,
-            "benchmarks": benchmarks, "seconds": json.loads(seconds.read_text()) if seconds.is_file() else {},
+            "benchmarks": benchmarks, "seconds": read_seconds(run.root / "eval" / SECONDS_FILE),
             "outputs": outputs + figures}
 
 

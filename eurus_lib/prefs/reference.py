@@ -26,11 +26,13 @@ themselves.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..dist import is_main_process
 from ..jsonl import read_jsonl, write_jsonl
+from ..policies import SECONDS_FILE, record_seconds
 from ..training import trainer_args
 from ..trunk import installed_where_shared
 from ..ultrainteract.convert import pair_to_dpo
@@ -61,8 +63,11 @@ def shared_reference(start, pairs: Sequence[Pair], batches: Sequence[Sequence[in
           + (f" and {len(kl_rows)} KTO KL rows" if kl_rows else "") + " ...", flush=True)
     plain = start.mode in PLAIN_MODES and plain_head(start.model)
     score = prefix_reference_logps if plain else trl_reference_logps
+    began = time.perf_counter()
     chosen, rejected = score(start, examples, settings, Path(out_dir), seed=seed, device=device,
                              max_length=max_length, trunk=trunk)
+    if is_main_process():
+        record_seconds(Path(out_dir) / SECONDS_FILE, "reference", time.perf_counter() - began)
     table = {pid: {"id": pid, "chosen": chosen[k], "rejected": rejected[k]} for k, pid in enumerate(ids)}
     for k, row in enumerate(kl_rows, start=len(ids)):
         table[row["id"]].update(kl_desirable=chosen[k], kl_undesirable=rejected[k], kl_from=row["kl_from"])
@@ -85,15 +90,16 @@ def prefix_reference_logps(start, examples: list[dict], settings, out_dir: Path,
     (DPOTrainer tokenizes the examples, nothing is scored), truncated to max_length as its collator
     truncates them, so the sums cover exactly the tokens DPOTrainer and KTOTrainer would score.
     """
-    from trl import DPOConfig
-
     from .prefix import completion_logps
 
     dpo_cls, _, _ = trainer_classes()
-    args = trainer_args(DPOConfig, settings, out_dir / "reference", seed=seed, device=device, beta=settings.beta,
-                        max_length=max_length, precompute_ref_log_probs=True, gradient_checkpointing=False,
-                        train_sampling_strategy="sequential")
-    data = _tokenized(dpo_cls, start, examples, args)
+
+    class TokenizeOnly(dpo_cls):  # precompute on (so TRL keeps no reference copy), its scoring skipped
+        def _precompute_ref_logps(self, dataset, name, batch_size):
+            return dataset
+
+    data = _trl_dataset(TokenizeOnly, start, examples, settings, out_dir, seed=seed, device=device,
+                        max_length=max_length)
     prompts: dict[tuple, int] = {}
     completions: list[list[list[int]]] = []
     where = []  # (prompt index, chosen's index, rejected's index) per example
@@ -110,22 +116,6 @@ def prefix_reference_logps(start, examples: list[dict], settings, out_dir: Path,
     return [logps[i][c] for i, c, _ in where], [logps[i][r] for i, _, r in where]
 
 
-def _tokenized(dpo_cls, start, examples: list[dict], args):
-    """DPOTrainer's tokenized dataset of the examples (prompt_ids, chosen_ids, rejected_ids), nothing scored."""
-    from datasets import Dataset
-
-    class TokenizeOnly(dpo_cls):  # precompute on (so TRL keeps no reference copy), its scoring skipped
-        def _precompute_ref_logps(self, dataset, name, batch_size):
-            return dataset
-
-    trainer = TokenizeOnly(model=start.model, args=args, train_dataset=Dataset.from_list(examples),
-                           processing_class=start.tok)
-    data = trainer.train_dataset
-    if len(data) != len(examples):  # TRL drops rows whose prompt fills max_length; ours never should
-        raise RuntimeError(f"TRL kept {len(data)} of {len(examples)} reference rows; the pairs filter is off.")
-    return data
-
-
 def trl_reference_logps(start, examples: list[dict], settings, out_dir: Path, *, seed: int, device: str,
                         max_length: int, trunk=None) -> tuple[list[float], list[float]]:
     """(chosen, rejected) summed reference log-probs of DPO-style examples, by DPOTrainer's own precompute.
@@ -133,19 +123,27 @@ def trl_reference_logps(start, examples: list[dict], settings, out_dir: Path, *,
     In "merge" mode the model is the merged SFT policy with no adapters; in "ref_adapter" mode TRL
     scores with its "ref" copy of the SFT adapter; in "full" mode with the model before training.
     """
+    dpo_cls, _, _ = trainer_classes()
+    with compact_lm_head(), installed_where_shared(trunk, start.model):  # TRL scores the reference inside __init__
+        data = _trl_dataset(dpo_cls, start, examples, settings, out_dir, seed=seed, device=device,
+                            max_length=max_length)
+    return list(data["ref_chosen_logps"]), list(data["ref_rejected_logps"])
+
+
+def _trl_dataset(trainer_cls, start, examples: list[dict], settings, out_dir: Path, *, seed: int, device: str,
+                 max_length: int):
+    """The training dataset a DPOTrainer (class `trainer_cls`, precompute on) builds from the examples."""
     from datasets import Dataset
     from trl import DPOConfig
 
-    dpo_cls, _, _ = trainer_classes()
     args = trainer_args(DPOConfig, settings, out_dir / "reference", seed=seed, device=device, beta=settings.beta,
                         max_length=max_length, precompute_ref_log_probs=True,
                         precompute_ref_batch_size=settings.ref_batch_size, gradient_checkpointing=False,
                         train_sampling_strategy="sequential")
-    with compact_lm_head(), installed_where_shared(trunk, start.model):  # TRL scores the reference inside __init__
-        trainer = dpo_cls(model=start.model, args=args, train_dataset=Dataset.from_list(examples),
+    trainer = trainer_cls(model=start.model, args=args, train_dataset=Dataset.from_list(examples),
                           processing_class=start.tok)
     data = trainer.train_dataset
     if len(data) != len(examples):  # TRL drops rows whose prompt fills max_length; ours never should
         raise RuntimeError(f"TRL kept {len(data)} of {len(examples)} reference rows; the pairs filter is off.")
-    return list(data["ref_chosen_logps"]), list(data["ref_rejected_logps"])
+    return data
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import gc
 import json
-import time
 from pathlib import Path
 
 from ..runs import RunDir
@@ -110,20 +109,17 @@ def prepare_pairs(run: RunDir, cfg):
 
 def reference_and_sft(run: RunDir, cfg, pairs, batches, tasks, device, trunk=None):
     """The shared reference log-probs, and the SFT policy's held-out records (from the sft stage when it scored them)."""
-    from ..policies import SECONDS_FILE, heldout_records, record_seconds
+    from ..policies import heldout_records
     from .policy import start_policy
-    from .reference import REF_FILE, shared_reference
+    from .reference import shared_reference
 
     start = start_policy(run.root / "sft" / "model", cfg.model, device)  # scores only: no adapters needed
     sft = _cached_records(run.root / "sft" / "heldout" / "sft.jsonl", tasks)
     if sft is None:  # the sft stage scored other problems: score the SFT policy here, once
         start.model.eval()
         sft = heldout_records(run, "prefs", "sft", start.model, start.tok, cfg, tasks)
-    fresh, began = not (run.root / "prefs" / REF_FILE).is_file(), time.perf_counter()
     ref = shared_reference(start, pairs, batches, cfg.prefs, run.root / "prefs", seed=cfg.run.seed, device=device,
                            with_kl="kto" in cfg.prefs.algorithms, max_length=cfg.model.max_seq_len, trunk=trunk)
-    if fresh:
-        record_seconds(run.path("prefs", SECONDS_FILE), "reference", time.perf_counter() - began)
     del start
     gc.collect()
     return ref, {"sft": sft}
@@ -177,15 +173,11 @@ def summarize(run: RunDir, cfg, pairs, skipped, batches, trained, records, mode:
 
 
 def _seconds(run: RunDir) -> dict:
-    """Where the stage's time went: the reference pass, each run's training, each policy's held-out answers."""
-    from ..policies import SECONDS_FILE
+    """Where the stage's time went besides training: the reference pass, each policy's held-out answers."""
+    from ..policies import SECONDS_FILE, read_seconds
 
-    out = {}
-    for name, path in (("reference", run.root / "prefs" / SECONDS_FILE),
-                       ("heldout", run.root / "prefs" / "heldout" / SECONDS_FILE)):
-        table = json.loads(path.read_text()) if path.is_file() else {}
-        out[name] = table.get("reference") if name == "reference" else table
-    return out
+    return {"reference": read_seconds(run.root / "prefs" / SECONDS_FILE).get("reference"),
+            "heldout": read_seconds(run.root / "prefs" / "heldout" / SECONDS_FILE)}
 
 
 def _logs(run: RunDir, algorithms) -> dict[str, list[dict]]:

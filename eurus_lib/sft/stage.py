@@ -24,7 +24,7 @@ def run(cfg, run: RunDir) -> dict:
 
     from ..hardware import pick_device
     from ..models import load_policy
-    from ..policies import SECONDS_FILE, heldout_records, heldout_tasks, load_trained_policy
+    from ..policies import SECONDS_FILE, heldout_records, heldout_tasks, load_trained_policy, read_seconds
     from .data import general_mix, sft_rows, to_examples
     from .train import train_sft
 
@@ -42,10 +42,9 @@ def run(cfg, run: RunDir) -> dict:
     del model
     model, tok = load_trained_policy(run.root / "sft" / "model", cfg.model, device)  # as later stages load it
     tuned = heldout_records(run, "sft", "sft", model, tok, cfg, tasks)
-    seconds = run.root / "sft" / "heldout" / SECONDS_FILE
     summary = {"rows": len(rows), "examples": len(examples), "train": train,
                "heldout": _accuracy({"base": base, "sft": tuned}),
-               "seconds": {"heldout": json.loads(seconds.read_text()) if seconds.is_file() else {}}}
+               "seconds": {"heldout": read_seconds(run.root / "sft" / "heldout" / SECONDS_FILE)}}
     run.path("sft", "summary.json").write_text(json.dumps(summary, indent=1))
     figures = draw_figures(run)
     return {**summary, "outputs": [str(run.root / "sft" / "model"), str(run.root / "sft" / "summary.json"), *figures]}
