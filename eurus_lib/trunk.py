@@ -101,6 +101,27 @@ def _trunk_replaced(dec, k: int, first):
         del dec.__dict__["layers"]
 
 
+@contextlib.contextmanager
+def _top_removed(dec, k: int):
+    """Within the block, the decoder runs layers 0..n-k-1 only (then its final norm)."""
+    dec.__dict__["layers"] = list(dec.layers[: len(dec.layers) - k])
+    try:
+        yield
+    finally:
+        del dec.__dict__["layers"]
+
+
+def _common_prefix(sequences) -> int:
+    """Length of the prefix all sequences share, leaving at least one token of each after it."""
+    cut = min(len(s) for s in sequences) - 1
+    for seq in sequences[1:]:
+        i = 0
+        while i < cut and seq[i] == sequences[0][i]:
+            i += 1
+        cut = i
+    return max(cut, 0)
+
+
 def _swapped_trunk(model, k: int, states):
     """For one call: the trunk replaced by stand-ins that hand `states` to layer n-k."""
     return _trunk_replaced(decoder(model), k, _Replay(states))
@@ -190,6 +211,76 @@ class TrunkCache:
             self.states[key] = captured["states"][i, real[i]].detach()
         self.trunk_tokens += int(real.sum())
 
+    def fill(self, model, groups: Sequence[Sequence[Sequence[int]]], *, pad_id: int, batch_size: int = 8,
+             progress: bool | str = False) -> None:
+        """Cache the states of every sequence in `groups`, running each group's common prefix once.
+
+        The sequences of a group share a prompt (a pair's two answers, the N samples of one problem):
+        the prefix is prefilled once, left-padded with its real positions, and each sequence's rest
+        continues from a copy of its KV cache, as `prefs.prefix` scores completions. Only layers
+        0..n-k-1 run. The states equal the full-sequence forward's up to float rounding (the same
+        sums in another order; tests/test_trunk.py). Already cached sequences are skipped; a group
+        without a common prefix goes through the plain fill.
+        """
+        import copy
+
+        import torch
+
+        from .eval.padding import length_sorted_batches, model_device, pad_batch, position_ids
+        from .eval.sampling import cache_kwarg, cache_of
+        from .progress import progress_bar
+
+        work, claimed = [], set()  # (prefix, tails) per group with something to compute
+        for group in groups:
+            todo = [s for s in dict.fromkeys(map(tuple, group)) if s not in self.states and s not in claimed]
+            if not todo:
+                continue
+            claimed.update(todo)
+            cut = _common_prefix(todo)
+            if cut == 0:
+                for seq in todo:
+                    ids = torch.tensor([seq], device=model_device(model))
+                    self._fill(model, ids, torch.ones_like(ids), [seq])
+                continue
+            work.append((todo[0][:cut], [seq[cut:] for seq in todo]))
+        if not work:
+            return
+        dec, device, cache_arg = decoder(model), model_device(model), cache_kwarg(model)
+        n = len(dec.layers)
+        captured: list = []
+        hook = dec.layers[n - self.k - 1].register_forward_hook(
+            lambda _m, _a, out: captured.append(out[0] if isinstance(out, tuple) else out))
+        desc = progress if isinstance(progress, str) else "trunk"
+        try:
+            with torch.no_grad(), _top_removed(dec, self.k), \
+                    progress_bar(len(work), desc, "prompt", bool(progress)) as bar:
+                for batch in length_sorted_batches([len(w[0]) for w in work], batch_size):
+                    captured.clear()
+                    ids, mask = pad_batch([work[i][0] for i in batch], pad_id, "left", device)
+                    first = dec(input_ids=ids, attention_mask=mask, position_ids=position_ids(mask), use_cache=True)
+                    prompt_cache, prompt_states = cache_of(first), captured[0]
+                    self.trunk_tokens += int(mask.sum())
+                    rows = sorted(((b, t) for b, i in enumerate(batch) for t in range(len(work[i][1]))),
+                                  key=lambda row: -len(work[batch[row[0]]][1][row[1]]))
+                    for part in (rows[j:j + batch_size] for j in range(0, len(rows), batch_size)):
+                        captured.clear()
+                        owner = torch.tensor([b for b, _ in part], device=device)
+                        cache = copy.deepcopy(prompt_cache)
+                        cache.batch_select_indices(owner)
+                        tails = [work[batch[b]][1][t] for b, t in part]
+                        tids, tmask = pad_batch(tails, pad_id, "right", device)
+                        positions = mask.sum(-1)[owner, None] + torch.arange(tids.shape[1], device=device)
+                        dec(input_ids=tids, attention_mask=torch.cat([mask[owner], tmask], dim=1),
+                            position_ids=positions, use_cache=True, **{cache_arg: cache})
+                        for r, ((b, _), tail) in enumerate(zip(part, tails)):
+                            prefix = work[batch[b]][0]
+                            self.states[prefix + tail] = torch.cat([prompt_states[b, mask[b].bool()],
+                                                                    captured[0][r, : len(tail)]]).clone()
+                            self.trunk_tokens += len(tail)
+                    bar.update(len(batch))
+        finally:
+            hook.remove()
+
     @contextlib.contextmanager
     def installed(self, model):
         """While the block runs, every forward of `model` takes layers 0..n-k-1 from the cache (filled where missing).
@@ -226,6 +317,11 @@ class TrunkCache:
         rows = [reward_input_ids(tok, p, r) for p, r in zip(prompts, responses, strict=True)]
         out = {name: [0.0] * len(rows) for name in models}
         device = model_device(next(iter(models.values())))
+        by_prompt: dict[str, list] = {}  # the answers to one prompt share its trunk states
+        for prompt, row in zip(prompts, rows):
+            by_prompt.setdefault(repr(prompt), []).append(row)
+        self.fill(next(iter(models.values())), list(by_prompt.values()), pad_id=tok.pad_token_id,
+                  batch_size=batch_size, progress=f"{progress}: trunk" if isinstance(progress, str) else progress)
         desc = progress if isinstance(progress, str) else "rewarding"
         with torch.inference_mode(), progress_bar(len(rows), desc, "answer", bool(progress)) as bar:
             for batch in length_sorted_batches([len(r) for r in rows], batch_size):

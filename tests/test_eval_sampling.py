@@ -77,3 +77,42 @@ def test_finished_rows_leave_the_batch_and_the_others_decode_as_if_alone(tiny_po
     alone = [sample_n(model, tok, [c], 1, temperature=0.0, max_new_tokens=40)[0] for c in conversations]
     assert [g[0]["token_ids"] for g in together] == [g[0]["token_ids"] for g in alone]
     assert together[0][0]["tokens"] < together[1][0]["tokens"]
+
+
+@pytest.mark.slow
+def test_decoding_into_reserved_cache_room_gives_the_same_tokens_and_log_probs(tiny_policy, monkeypatch):
+    from eurus_lib.eval import sampling
+
+    model, tok = tiny_policy
+    conversations = CONVERSATIONS + [[{"role": "user", "content": "Count from one to twenty in words."}]]
+    options = {"temperature": 1.0, "top_p": 0.9, "max_new_tokens": 30, "seed": 3, "batch_size": 6}
+    reserved = sample_n(model, tok, conversations, 2, **options)
+    monkeypatch.setattr(sampling, "reserve", lambda cache, extra: None)  # transformers' concatenating layers
+    plain = sample_n(model, tok, conversations, 2, **options)
+    assert [[s["token_ids"] for s in g] for g in reserved] == [[s["token_ids"] for s in g] for g in plain]
+    assert [[s["logprob"] for s in g] for g in reserved] == [[s["logprob"] for s in g] for g in plain]
+
+
+def test_a_reserved_layer_writes_in_place_and_grows_when_out_of_room():
+    from transformers import DynamicCache
+
+    from eurus_lib.eval.sampling import reserve
+
+    cache = DynamicCache()
+    keys, values = torch.randn(3, 2, 4, 8), torch.randn(3, 2, 4, 8)
+    cache.update(keys, values, 0)
+    reserve(cache, 2)
+    layer = cache.layers[0]
+    buffer = layer.keys.untyped_storage().data_ptr()
+    step = [torch.randn(3, 2, 1, 8) for _ in range(6)]
+    for k in step[:2]:
+        cache.update(k, k, 0)
+    assert layer.keys.untyped_storage().data_ptr() == buffer  # written into the reserved room
+    for k in step[2:]:
+        cache.update(k, k, 0)  # past the room: the layer grows instead of failing
+    expected = torch.cat([keys, *step], dim=-2)
+    assert torch.equal(layer.keys, expected) and cache.get_seq_length() == 10
+    cache.batch_select_indices(torch.tensor([2, 0]))
+    assert torch.equal(layer.keys, expected[[2, 0]])
+    cache.update(step[0][:2], step[0][:2], 0)
+    assert torch.equal(layer.values[:, :, -1:], step[0][:2]) and layer.keys.shape == (2, 2, 11, 8)

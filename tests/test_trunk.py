@@ -2,6 +2,7 @@
 
 import contextlib
 import dataclasses
+import os
 
 import pytest
 import torch
@@ -49,6 +50,28 @@ def test_cached_trunk_gives_each_model_exactly_its_own_rewards_with_one_trunk_pa
     tokens = cache.trunk_tokens
     cache.scores({"a": a}, tok, PROMPTS, ANSWERS)
     assert cache.trunk_tokens == tokens  # every sequence went through the trunk once
+
+
+def test_answers_to_one_prompt_run_the_prompt_through_the_trunk_once(two_models):
+    from eurus_lib.rm.data import reward_input_ids
+
+    a, _, tok = two_models
+    answers = ["It is 5.", "It is 6, I think.", "5"]
+    rows = [reward_input_ids(tok, PROMPTS[0], r) for r in answers]
+    alone = TrunkCache(k=2)
+    for row in rows:  # the plain fill: every sequence in full
+        ids = torch.tensor([row])
+        alone._fill(a, ids, torch.ones_like(ids), [tuple(row)])
+    shared = TrunkCache(k=2)
+    shared.fill(a, [rows, [rows[0]]], pad_id=tok.pad_token_id, batch_size=2)  # a repeat is computed once
+    assert set(shared.states) == set(alone.states)
+    for key, states in alone.states.items():
+        assert torch.allclose(shared.states[key], states, atol=1e-4)
+    prefix = len(os.path.commonprefix(rows))  # the chat template and the prompt, up to where the answers part
+    assert shared.trunk_tokens == prefix + sum(len(r) - prefix for r in rows) < alone.trunk_tokens
+    before = dict(shared.states)
+    shared.fill(a, [rows], pad_id=tok.pad_token_id)
+    assert all(shared.states[k] is v for k, v in before.items())  # nothing cached is computed again
 
 
 @pytest.mark.slow
