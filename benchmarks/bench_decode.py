@@ -6,9 +6,11 @@
 Every held-out answer of every policy goes through `eval.sampling.sample_n` (and so does tree
 growth, through `generation.generate_chat`). Its loop drops finished answers from the batch (KV
 cache, mask and positions), so a batch costs what its answers need, not what its longest one
-needs; `generate` keeps every row to the end. This script answers the run's held-out problems
-both ways, with the same batch size, greedy and with the same token limit, prints both times,
-their ratio, and how many answers came out identical. Not a timed test.
+needs; `generate` keeps every row to the end. It also prefills the prompts in length-sorted passes
+of 8 and decodes into KV-cache room reserved up front (`sampling.reserve`). This script answers the
+run's held-out problems three ways, with the same batch size, greedy and with the same token limit:
+the kit's loop, the same loop without those two changes, and `generate`. It prints the times,
+their ratios, and how many answers came out identical. Not a timed test.
 
 Measured on the kit's 2-core CPU machine (idle), 2026-11-29, `--run-dir runs/tiny` (the SFT policy
 of reference run tiny-2026-11-29), 56 problems in one batch, up to 160 tokens (median answer 72
@@ -18,6 +20,7 @@ tokens, 3 at the limit): kit loop 72.1 s, `generate` 110.4 s (1.53x), 56 of 56 a
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 
 
@@ -49,10 +52,21 @@ def main() -> None:
     print(f"{len(tasks)} held-out problems, {args.policy} policy, batch {args.batch_size}, "
           f"up to {args.max_new_tokens} tokens, {torch.get_num_threads()} threads")
 
+    options = {"temperature": 0.0, "max_new_tokens": args.max_new_tokens, "batch_size": args.batch_size}
     start = time.perf_counter()
-    ours = sample_n(model, tok, conversations, 1, temperature=0.0, max_new_tokens=args.max_new_tokens,
-                    batch_size=args.batch_size)
+    ours = sample_n(model, tok, conversations, 1, **options)
     ours_s = time.perf_counter() - start
+
+    # the same loop as it was before reserved cache room and length-sorted prefill passes
+    from eurus_lib.eval import sampling
+
+    saved = sampling.reserve, sampling.prefill
+    sampling.reserve = lambda cache, extra: None  # transformers' DynamicLayer: a copy of the cache per step
+    sampling.prefill = functools.partial(saved[1], rows_per_pass=len(conversations))  # one padded pass
+    start = time.perf_counter()
+    before = sample_n(model, tok, conversations, 1, **options)
+    before_s = time.perf_counter() - start
+    sampling.reserve, sampling.prefill = saved
 
     start = time.perf_counter()
     theirs = []
@@ -70,8 +84,11 @@ def main() -> None:
     same = sum(a[0]["response"].strip() == b.strip() for a, b in zip(ours, theirs))
     print(f"answer tokens: median {lengths[len(lengths) // 2]}, longest {lengths[-1]}, "
           f"at the limit {sum(n >= args.max_new_tokens for n in lengths)}")
+    same_before = sum(a[0]["token_ids"] == b[0]["token_ids"] for a, b in zip(ours, before))
     print(f"kit decode loop {ours_s:.1f} s · transformers generate {generate_s:.1f} s · "
           f"ratio {generate_s / ours_s:.2f}x · identical answers {same} of {len(tasks)}")
+    print(f"kit decode loop {ours_s:.1f} s · the loop without reserved cache room, one padded prefill "
+          f"{before_s:.1f} s · ratio {before_s / ours_s:.2f}x · identical answers {same_before} of {len(tasks)}")
 
 
 if __name__ == "__main__":

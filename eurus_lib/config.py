@@ -171,7 +171,8 @@ class RmSettings:
     max_steps: int = _f(-1, "Stop after this many updates (-1: run the epochs).", min=-1)
     save_steps: int = _f(25, "Write a checkpoint every this many updates; a killed stage resumes from the last one.",
                          min=1)
-    score_batch_size: int = _f(16, "Answers scored together when the held-out pairs are rewarded.", min=1)
+    score_batch_size: int = _f(16, "Answers scored together when the held-out pairs are rewarded, and prompts "
+                                   "per pass when the shared trunk's states are computed.", min=1)
 
 
 @dataclass

@@ -3,6 +3,7 @@
     cache = TrunkCache(k=4)                                   # rm.lora_layers / prefs.lora_layers
     out = cache.forward(model, input_ids, attention_mask)     # == model(input_ids, attention_mask), exactly
     rewards = cache.scores({"bt+dr": rm1, "bt": rm2}, tok, prompts, responses)
+    cache.fill(model, [[chosen_ids, rejected_ids], ...], pad_id=tok.pad_token_id)  # a shared prompt runs once
     with cache.installed(policy):                             # every forward inside (TRL's own) reads the cache
         trainer.train()
 
@@ -21,10 +22,13 @@ one call (right or left padding: states are cached per real token, keyed by the 
 ids). `installed` swaps them while its block runs, for callers that own the forward call (TRL's
 trainers): a forward whose sequences are all cached skips the trunk, any other runs the real layers
 once and caches the result, and a forward with a KV cache (generation) runs the real layers
-untouched. tests/test_trunk.py checks all three against the plain forward, and the prefs stage's
-reference log-probs and losses against TRL's own. `shares_trunk` refuses a model with anything
-trainable or adapted below layer n-k (QLoRA "continue" or "ref_adapter" mode, full fine-tuning):
-those go through the plain forward.
+untouched. `fill` (which `scores` calls with the answers grouped by prompt) caches sequences that
+share a prompt, a reward pair's two answers or best-of-N's N samples, with the prompt run once and
+each answer continuing from its KV cache: the same states up to float rounding (the same sums in
+another order). tests/test_trunk.py checks all of these against the plain forward, and the prefs
+stage's reference log-probs and losses against TRL's own. `shares_trunk` refuses a model with
+anything trainable or adapted below layer n-k (QLoRA "continue" or "ref_adapter" mode, full
+fine-tuning): those go through the plain forward.
 """
 
 from __future__ import annotations

@@ -84,16 +84,26 @@ def prefill(prompts: list[list[int]], model, pad_id: int, n: int, rows_per_pass:
         out = model(input_ids=ids, attention_mask=mask, position_ids=position_ids(mask), use_cache=True,
                     logits_to_keep=1)  # only the last position's logits are needed
         parts.append((rows, out.logits[:, -1].float(), cache_of(out), mask))
-    back = torch.tensor(order).argsort()  # from longest-first order back to the callers' order
+        if len(rows) < len(order) and not _plain_layers(parts[0][2]):  # e.g. sliding windows: one padded pass
+            return prefill(prompts, model, pad_id, n, rows_per_pass=len(prompts))
+    back = torch.tensor(order, device=model_device(model)).argsort()  # longest-first order -> the callers'
     logits = torch.cat([p[1] for p in parts])[back]
     mask = torch.cat([torch.nn.functional.pad(p[3], (width - p[3].shape[1], 0)) for p in parts])[back]
     cache = parts[0][2]
     for i, layer in enumerate(cache.layers):
         for name in ("keys", "values"):
             merged = torch.cat([_left_pad(getattr(p[2].layers[i], name), width) for p in parts])
-            setattr(layer, name, merged[back.to(merged.device)])
+            setattr(layer, name, merged[back])
     cache.batch_repeat_interleave(n)  # one copy of the prompt's keys and values per continuation
     return logits.repeat_interleave(n, 0), cache, mask.repeat_interleave(n, 0)
+
+
+def _plain_layers(cache) -> bool:
+    """True when every layer of the cache is transformers' plain DynamicLayer (keys and values, full length)."""
+    from transformers.cache_utils import DynamicLayer
+
+    layers = getattr(cache, "layers", None)
+    return bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
 
 
 def _left_pad(states, width: int):

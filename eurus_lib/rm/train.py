@@ -106,7 +106,7 @@ def train_objective(objective: str, model, tok, mode: str, rows: list[dict], set
     out_dir = Path(out_dir)
     if trunk is not None:  # a pair's two answers share their prompt: it runs through the trunk once
         trunk.fill(model, [[r["chosen_ids"], r["rejected_ids"]] for r in rows], pad_id=tok.pad_token_id,
-                   batch_size=settings.batch_size, progress=f"{objective}: trunk")
+                   batch_size=settings.score_batch_size, progress=f"{objective}: trunk")
     trainer_cls, collator_cls = trainer_classes()
     resume = last_checkpoint(out_dir)
     args = trainer_args(RewardConfig, settings, out_dir, seed=seed, device=device, max_length=max_length,
