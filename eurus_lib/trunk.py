@@ -230,7 +230,7 @@ class TrunkCache:
 
         import torch
 
-        from .eval.padding import length_sorted_batches, model_device, pad_batch, position_ids
+        from .eval.padding import model_device, pad_batch, position_ids, snug_batches
         from .eval.sampling import cache_kwarg, cache_of
         from .progress import progress_bar
 
@@ -258,15 +258,15 @@ class TrunkCache:
         try:
             with torch.no_grad(), _top_removed(dec, self.k), \
                     progress_bar(len(work), desc, "prompt", bool(progress)) as bar:
-                for batch in length_sorted_batches([len(w[0]) for w in work], batch_size):
+                for batch in snug_batches([len(w[0]) for w in work], batch_size):
                     captured.clear()
                     ids, mask = pad_batch([work[i][0] for i in batch], pad_id, "left", device)
                     first = dec(input_ids=ids, attention_mask=mask, position_ids=position_ids(mask), use_cache=True)
                     prompt_cache, prompt_states = cache_of(first), captured[0]
                     self.trunk_tokens += int(mask.sum())
-                    rows = sorted(((b, t) for b, i in enumerate(batch) for t in range(len(work[i][1]))),
-                                  key=lambda row: -len(work[batch[row[0]]][1][row[1]]))
-                    for part in (rows[j:j + batch_size] for j in range(0, len(rows), batch_size)):
+                    rows = [(b, t) for b, i in enumerate(batch) for t in range(len(work[i][1]))]
+                    tail_lengths = [len(work[batch[b]][1][t]) for b, t in rows]
+                    for part in ([rows[j] for j in group] for group in snug_batches(tail_lengths, batch_size)):
                         captured.clear()
                         owner = torch.tensor([b for b, _ in part], device=device)
                         cache = copy.deepcopy(prompt_cache)

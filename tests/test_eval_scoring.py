@@ -73,3 +73,15 @@ def test_a_reward_model_without_the_tokenizers_pad_id_is_refused(tiny_reward_mod
             reward_scores(rm, tok, PROMPTS[:1], RESPONSES[:1])
     finally:
         rm.config.pad_token_id = saved
+
+
+def test_snug_batches_go_longest_first_and_never_pad_a_row_below_the_slack():
+    from eurus_lib.eval.padding import snug_batches
+
+    lengths = [10, 100, 95, 40, 90, 12, 99, 11]
+    groups = snug_batches(lengths, batch_size=3, slack=0.7)
+    assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
+    assert groups == [[1, 6, 2], [4], [3], [5, 7, 0]]
+    for g in groups:
+        assert len(g) <= 3 and all(lengths[i] >= 0.7 * lengths[g[0]] for i in g)
+    assert snug_batches(lengths, batch_size=8, slack=0.0) == [[1, 6, 2, 4, 3, 5, 7, 0]]

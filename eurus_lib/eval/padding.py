@@ -19,6 +19,23 @@ def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[
     return [order[i:i + batch_size] for i in range(0, len(order), max(1, batch_size))]
 
 
+def snug_batches(lengths: Sequence[int], batch_size: int, slack: float = 0.7) -> list[list[int]]:
+    """Indices grouped longest first, at most `batch_size` per group, each row at least `slack` of its group's longest.
+
+    For forward passes whose cost is the padded size (prefill and scoring on a CPU): a group ends
+    early rather than pad a short row to a long one. On the tiny run's held-out reward pairs, answers
+    continuing from their prompts in fixed groups of 16 were 37% padding.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    groups: list[list[int]] = []
+    for i in order:
+        if groups and len(groups[-1]) < max(1, batch_size) and lengths[i] >= slack * lengths[groups[-1][0]]:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
+
+
 def pad_batch(rows: Sequence[Sequence[int]], pad_id: int, side: str = "right", device=None):
     """(input_ids, attention_mask) as LongTensors of shape (len(rows), longest row)."""
     import torch

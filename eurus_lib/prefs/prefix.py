@@ -32,7 +32,7 @@ def completion_logps(model, prompts: Sequence[Sequence[int]], completions: Seque
     """logps[i][j]: summed log-probs of completions[i][j] (token ids, non-empty) after prompts[i]."""
     import torch
 
-    from ..eval.padding import length_sorted_batches, model_device, pad_batch, position_ids
+    from ..eval.padding import model_device, pad_batch, position_ids, snug_batches
     from ..eval.sampling import cache_kwarg, cache_of
     from ..progress import progress_bar
     from ..trunk import decoder
@@ -51,7 +51,7 @@ def completion_logps(model, prompts: Sequence[Sequence[int]], completions: Seque
     desc = progress if isinstance(progress, str) else "reference log-probs"
     try:
         with torch.no_grad(), progress_bar(len(prompts), desc, "prompt", bool(progress)) as bar:
-            for batch in length_sorted_batches([len(p) for p in prompts], batch_size):
+            for batch in snug_batches([len(p) for p in prompts], batch_size):
                 rows = [(b, j) for b, i in enumerate(batch) for j in range(len(completions[i]))]
                 if not rows:
                     bar.update(len(batch))
@@ -64,8 +64,8 @@ def completion_logps(model, prompts: Sequence[Sequence[int]], completions: Seque
                 if trunk is not None:
                     trunk.trunk_tokens += int(mask.sum())
                 # the completions continue in groups of similar length, so little of a group is padding
-                order = sorted(rows, key=lambda row: -len(completions[batch[row[0]]][row[1]]))
-                for part in (order[k:k + batch_size] for k in range(0, len(order), batch_size)):
+                lengths = [len(completions[batch[b]][j]) for b, j in rows]
+                for part in ([rows[k] for k in group] for group in snug_batches(lengths, batch_size)):
                     captured.clear()
                     owner = torch.tensor([b for b, _ in part], device=device)
                     cache = copy.deepcopy(prompt_cache)
