@@ -9,8 +9,10 @@ with their share of the total. `--plain` leaves the KV cache as transformers' Dy
 concatenates (copies) every layer's keys and values at each step; without it the loop decodes into
 reserved room (`sampling.reserve`). Not a timed test: a profile, to see what a step is made of.
 
-Measured on the kit's 2-core CPU machine, 2026-11-30, on tiny-2026-11-30c's SFT policy (56 rows,
-20 steps): see the README's decode paragraph for the shares it printed.
+Measured on the kit's 2-core CPU machine (idle), 2026-11-30, `--run-dir` the folder of reference run
+tiny-2026-11-30c (its SFT policy, 56 rows, 20 steps, 2 threads): with `--plain` 12.75 s of operator
+time, aten::mm 49.9%, aten::cat 30.2%, CPU flash attention 10.8%; without it 6.55 s, aten::mm 68.8%,
+attention 18.3%, aten::copy_ 1.4%.
 """
 
 from __future__ import annotations

@@ -159,7 +159,8 @@ def reserve(cache, extra: int) -> None:
     """Give every layer of a dynamic KV cache room for `extra` more positions, in place.
 
     transformers' `DynamicLayer.update` concatenates, so each decode step copies every layer's keys
-    and values: on 2 CPU cores that copy was 23% of a step at 56 rows (profiled on the tiny model).
+    and values: on 2 CPU cores that copy was 30% of the operator time of 20 steps at 56 rows on the
+    tiny model (benchmarks/profile_decode.py).
     A `ReservedLayer` writes the new position into a preallocated buffer and hands attention a view
     of the filled part; the values, and so the decoded tokens, are the same. Layers of any other
     kind (sliding windows, quantized caches) are left as they are.
