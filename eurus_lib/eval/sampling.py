@@ -160,10 +160,10 @@ def reserve(cache, extra: int) -> None:
 
     transformers' `DynamicLayer.update` concatenates, so each decode step copies every layer's keys
     and values: on 2 CPU cores that copy was 30% of the operator time of 20 steps at 56 rows on the
-    tiny model (benchmarks/profile_decode.py).
-    A `ReservedLayer` writes the new position into a preallocated buffer and hands attention a view
-    of the filled part; the values, and so the decoded tokens, are the same. Layers of any other
-    kind (sliding windows, quantized caches) are left as they are.
+    tiny model (benchmarks/profile_decode.py). A `ReservedLayer` writes the new position into a
+    preallocated buffer and hands attention a view of the filled part; the values, and so the
+    decoded tokens, are the same. Layers of any other kind (sliding windows, quantized caches) are
+    left as they are.
     """
     from transformers.cache_utils import DynamicLayer
 
