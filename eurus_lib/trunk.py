@@ -126,6 +126,57 @@ def _common_prefix(sequences) -> int:
     return max(cut, 0)
 
 
+def prompt_passes(dec, prompts: Sequence[Sequence[int]], completions: Sequence[Sequence[Sequence[int]]], *,
+                  pad_id: int, batch_size: int, progress: bool | str = False, desc: str = "prompts"):
+    """Each prompt through the decoder `dec` once, and its completions continuing from copies of its KV cache.
+
+    Yields (batch, mask, first, parts) per group of prompts of similar length (`snug_batches`):
+    `batch` indexes `prompts`, `mask` is the left-padded prompts' attention mask, `first` the decoder's
+    output on them (real positions, so padding changes nothing), and `parts` yields (rows, texts,
+    output) for groups of similar-length completions, each row a (position in batch, completion
+    index) pair and `texts` their token ids, right-padded in `output`. Prompts without completions
+    are skipped. Callers run under no_grad; this is how the prefs stage's reference log-probs and
+    `TrunkCache.fill` avoid running a shared prompt once per answer.
+    """
+    import copy
+
+    import torch
+
+    from .eval.padding import model_device, pad_batch, position_ids, snug_batches
+    from .eval.sampling import cache_kwarg, cache_of
+    from .progress import progress_bar
+
+    device, cache_arg = model_device(dec), cache_kwarg(dec)
+    with progress_bar(len(prompts), progress if isinstance(progress, str) else desc, "prompt", bool(progress)) as bar:
+        for batch in snug_batches([len(p) for p in prompts], batch_size):
+            rows = [(b, j) for b, i in enumerate(batch) for j in range(len(completions[i]))]
+            if rows:
+                ids, mask = pad_batch([prompts[i] for i in batch], pad_id, "left", device)
+                first = dec(input_ids=ids, attention_mask=mask, position_ids=position_ids(mask), use_cache=True)
+
+                def parts(rows=rows, batch=batch, mask=mask, prompt_cache=cache_of(first)):
+                    lengths = [len(completions[batch[b]][j]) for b, j in rows]
+                    for group in snug_batches(lengths, batch_size):
+                        part = [rows[k] for k in group]
+                        owner = torch.tensor([b for b, _ in part], device=device)
+                        cache = copy.deepcopy(prompt_cache)
+                        cache.batch_select_indices(owner)  # one copy of a prompt's keys and values per completion
+                        texts = [completions[batch[b]][j] for b, j in part]
+                        cids, cmask = pad_batch(texts, pad_id, "right", device)
+                        positions = mask.sum(-1)[owner, None] + torch.arange(cids.shape[1], device=device)
+                        yield part, texts, dec(input_ids=cids, attention_mask=torch.cat([mask[owner], cmask], dim=1),
+                                               position_ids=positions, use_cache=True, **{cache_arg: cache})
+
+                yield batch, mask, first, parts()
+            bar.update(len(batch))
+
+
+def trunk_state_hook(dec, k: int, captured: list):
+    """Append the hidden states leaving layer n-k-1 (entering layer n-k) to `captured` on every forward."""
+    return dec.layers[len(dec.layers) - k - 1].register_forward_hook(
+        lambda _m, _a, out: captured.append(out[0] if isinstance(out, tuple) else out))
+
+
 def _swapped_trunk(model, k: int, states):
     """For one call: the trunk replaced by stand-ins that hand `states` to layer n-k."""
     return _trunk_replaced(decoder(model), k, _Replay(states))
@@ -226,13 +277,9 @@ class TrunkCache:
         sums in another order; tests/test_trunk.py). Already cached sequences are skipped; a group
         without a common prefix goes through the plain fill.
         """
-        import copy
-
         import torch
 
-        from .eval.padding import model_device, pad_batch, position_ids, snug_batches
-        from .eval.sampling import cache_kwarg, cache_of
-        from .progress import progress_bar
+        from .eval.padding import model_device
 
         work, claimed = [], set()  # (prefix, tails) per group with something to compute
         for group in groups:
@@ -249,39 +296,22 @@ class TrunkCache:
             work.append((todo[0][:cut], [seq[cut:] for seq in todo]))
         if not work:
             return
-        dec, device, cache_arg = decoder(model), model_device(model), cache_kwarg(model)
-        n = len(dec.layers)
+        dec = decoder(model)
         captured: list = []
-        hook = dec.layers[n - self.k - 1].register_forward_hook(
-            lambda _m, _a, out: captured.append(out[0] if isinstance(out, tuple) else out))
-        desc = progress if isinstance(progress, str) else "trunk"
+        hook = trunk_state_hook(dec, self.k, captured)
         try:
-            with torch.no_grad(), _top_removed(dec, self.k), \
-                    progress_bar(len(work), desc, "prompt", bool(progress)) as bar:
-                for batch in snug_batches([len(w[0]) for w in work], batch_size):
-                    captured.clear()
-                    ids, mask = pad_batch([work[i][0] for i in batch], pad_id, "left", device)
-                    first = dec(input_ids=ids, attention_mask=mask, position_ids=position_ids(mask), use_cache=True)
-                    prompt_cache, prompt_states = cache_of(first), captured[0]
+            with torch.no_grad(), _top_removed(dec, self.k):
+                passes = prompt_passes(dec, [w[0] for w in work], [w[1] for w in work], pad_id=pad_id,
+                                       batch_size=batch_size, progress=progress, desc="trunk")
+                for batch, mask, _first, parts in passes:
+                    prompt_states = captured.pop()
                     self.trunk_tokens += int(mask.sum())
-                    rows = [(b, t) for b, i in enumerate(batch) for t in range(len(work[i][1]))]
-                    tail_lengths = [len(work[batch[b]][1][t]) for b, t in rows]
-                    for part in ([rows[j] for j in group] for group in snug_batches(tail_lengths, batch_size)):
-                        captured.clear()
-                        owner = torch.tensor([b for b, _ in part], device=device)
-                        cache = copy.deepcopy(prompt_cache)
-                        cache.batch_select_indices(owner)
-                        tails = [work[batch[b]][1][t] for b, t in part]
-                        tids, tmask = pad_batch(tails, pad_id, "right", device)
-                        positions = mask.sum(-1)[owner, None] + torch.arange(tids.shape[1], device=device)
-                        dec(input_ids=tids, attention_mask=torch.cat([mask[owner], tmask], dim=1),
-                            position_ids=positions, use_cache=True, **{cache_arg: cache})
+                    for part, tails, _out in parts:
+                        tail_states = captured.pop()
                         for r, ((b, _), tail) in enumerate(zip(part, tails)):
-                            prefix = work[batch[b]][0]
-                            self.states[prefix + tail] = torch.cat([prompt_states[b, mask[b].bool()],
-                                                                    captured[0][r, : len(tail)]]).clone()
+                            self.states[work[batch[b]][0] + tuple(tail)] = torch.cat(
+                                [prompt_states[b, mask[b].bool()], tail_states[r, : len(tail)]]).clone()
                             self.trunk_tokens += len(tail)
-                    bar.update(len(batch))
         finally:
             hook.remove()
 

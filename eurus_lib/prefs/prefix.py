@@ -23,7 +23,6 @@ tests/test_prefs_reference.py checks the values against DPOTrainer's and KTOTrai
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 
 
@@ -32,62 +31,39 @@ def completion_logps(model, prompts: Sequence[Sequence[int]], completions: Seque
     """logps[i][j]: summed log-probs of completions[i][j] (token ids, non-empty) after prompts[i]."""
     import torch
 
-    from ..eval.padding import model_device, pad_batch, position_ids, snug_batches
-    from ..eval.sampling import cache_kwarg, cache_of
-    from ..progress import progress_bar
-    from ..trunk import decoder
+    from ..eval.padding import model_device
+    from ..trunk import decoder, prompt_passes, trunk_state_hook
 
     if any(len(c) == 0 for group in completions for c in group):
         raise ValueError("every completion needs at least one token; truncate prompt + completion, not the prompt")
-    dec, head = decoder(model), model.get_output_embeddings()
-    device, cache_arg = model_device(model), cache_kwarg(model)
+    dec, head, device = decoder(model), model.get_output_embeddings(), model_device(model)
     captured: list = []
-    hook = None
-    if trunk is not None:
-        layer = dec.layers[len(dec.layers) - trunk.k - 1]
-        hook = layer.register_forward_hook(lambda _m, _a, out: captured.append(out[0] if isinstance(out, tuple)
-                                                                               else out))
+    hook = trunk_state_hook(dec, trunk.k, captured) if trunk is not None else None
     out = [[0.0] * len(group) for group in completions]
-    desc = progress if isinstance(progress, str) else "reference log-probs"
     try:
-        with torch.no_grad(), progress_bar(len(prompts), desc, "prompt", bool(progress)) as bar:
-            for batch in snug_batches([len(p) for p in prompts], batch_size):
-                rows = [(b, j) for b, i in enumerate(batch) for j in range(len(completions[i]))]
-                if not rows:
-                    bar.update(len(batch))
-                    continue
-                captured.clear()
-                ids, mask = pad_batch([prompts[i] for i in batch], pad_id, "left", device)
-                first = dec(input_ids=ids, attention_mask=mask, position_ids=position_ids(mask), use_cache=True)
+        with torch.no_grad():
+            passes = prompt_passes(dec, prompts, completions, pad_id=pad_id, batch_size=batch_size,
+                                   progress=progress, desc="reference log-probs")
+            for batch, mask, first, parts in passes:
                 last = torch.log_softmax(head(first.last_hidden_state[:, -1]).float(), dim=-1)
-                prompt_cache, prompt_states = cache_of(first), captured[0] if captured else None
                 if trunk is not None:
+                    prompt_states = captured.pop()
                     trunk.trunk_tokens += int(mask.sum())
-                # the completions continue in groups of similar length, so little of a group is padding
-                lengths = [len(completions[batch[b]][j]) for b, j in rows]
-                for part in ([rows[k] for k in group] for group in snug_batches(lengths, batch_size)):
-                    captured.clear()
-                    owner = torch.tensor([b for b, _ in part], device=device)
-                    cache = copy.deepcopy(prompt_cache)
-                    cache.batch_select_indices(owner)  # one copy of a prompt's keys and values per completion
-                    texts = [completions[batch[b]][j] for b, j in part]
-                    cids, cmask = pad_batch(texts, pad_id, "right", device)
-                    positions = mask.sum(-1)[owner, None] + torch.arange(cids.shape[1], device=device)
-                    rest = dec(input_ids=cids, attention_mask=torch.cat([mask[owner], cmask], dim=1),
-                               position_ids=positions, use_cache=True, **{cache_arg: cache}).last_hidden_state
+                for part, texts, rest in parts:
                     for r, ((b, j), text) in enumerate(zip(part, texts)):
                         target = torch.tensor(text, device=device)
                         total = last[b, target[0]]
                         if len(text) > 1:
-                            logp = torch.log_softmax(head(rest[r, : len(text) - 1]).float(), dim=-1)
+                            logp = torch.log_softmax(head(rest.last_hidden_state[r, : len(text) - 1]).float(), dim=-1)
                             total = total + logp.gather(-1, target[1:, None]).sum()
                         out[batch[b]][j] = float(total)
-                        if trunk is not None:  # the full sequence's states entering layer n-k, as `installed` keys them
+                    if trunk is not None:  # the full sequences' states entering layer n-k, as `installed` keys them
+                        tail_states = captured.pop()
+                        for r, ((b, _), text) in enumerate(zip(part, texts)):
                             key = tuple(prompts[batch[b]]) + tuple(text)
                             trunk.states[key] = torch.cat([prompt_states[b, mask[b].bool()],
-                                                           captured[0][r, : len(text)]]).clone()
+                                                           tail_states[r, : len(text)]]).clone()
                             trunk.trunk_tokens += len(text)
-                bar.update(len(batch))
     finally:
         if hook is not None:
             hook.remove()
