@@ -26,13 +26,15 @@ def render_prompt(tokenizer, conversation: Conversation, add_generation_prompt: 
 
 def generate_chat(model, tokenizer, conversations: Sequence[Conversation], *, n: int = 1,
                   temperature: float = 0.8, top_p: float = 0.95, max_new_tokens: int = 128,
-                  batch_size: int = 16, seed: int | None = None, progress: bool | str = True) -> list[list[str]]:
+                  batch_size: int = 16, seed: int | None = None, progress: bool | str = True,
+                  adapter_names: Sequence[str] | None = None) -> list[list[str]]:
     """Sample `n` replies for each conversation; returns one list of `n` strings per conversation.
 
     Prompts are batched longest first (`batch_size` counts replies) and each prompt is prefilled
     once for its `n` replies; temperature 0 means greedy. With a seed, batch i samples under
     seed + i, so a rerun with the same inputs repeats itself; without one, the seed is drawn from
-    torch's global generator, so `torch.manual_seed` still governs the draw.
+    torch's global generator, so `torch.manual_seed` still governs the draw. adapter_names: the LoRA
+    adapter that answers each conversation, for a peft model holding several (`eval.sampling.sample_n`).
     """
     import torch
 
@@ -42,5 +44,5 @@ def generate_chat(model, tokenizer, conversations: Sequence[Conversation], *, n:
         seed = int(torch.randint(0, 2**31 - 1, ()).item())
     replies = sample_n(model, tokenizer, conversations, n, temperature=temperature, top_p=top_p,
                        max_new_tokens=max_new_tokens, seed=seed, batch_size=batch_size,
-                       progress=("generating" if progress is True else progress))
+                       progress=("generating" if progress is True else progress), adapter_names=adapter_names)
     return [[r["response"] for r in group] for group in replies]

@@ -188,7 +188,7 @@ def load_tokenizer(spec: str, chat_template: str = "auto"):
 
     path = resolve_model_path(spec)
     has_own = (Path(path) / "tokenizer_config.json").is_file()
-    tok = _from_pretrained(AutoTokenizer, path if has_own else (_adapter_base(path) or path), spec)
+    tok = _from_pretrained(AutoTokenizer, path if has_own else (adapter_base(path) or path), spec)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     if chat_template == "eurus" or (chat_template == "auto" and not tok.chat_template):
@@ -233,7 +233,7 @@ def _load(auto_cls, spec: str, settings: ModelSettings, device: str, **kwargs):
     if settings.load_in_4bit:
         kwargs["quantization_config"] = nf4_config(dtype if dtype != "auto" else torch.bfloat16)
         kwargs["device_map"] = {"": device}
-    base = _adapter_base(path)
+    base = adapter_base(path)
     if base is not None:
         return _load_with_adapter(auto_cls, base, path, spec, device, **kwargs)
     model = _from_pretrained(auto_cls, path, spec, **kwargs)
@@ -248,7 +248,7 @@ def _load_with_adapter(auto_cls, base: str, adapter: str, spec: str, device: str
     # A trained reward model's head is saved with its adapter (modules_to_save), so the body's
     # "score.weight MISSING, newly initialized" report would be wrong: keep it quiet.
     head_saved = head_saved or "score" in (config.modules_to_save or [])
-    lower = _adapter_base(base)
+    lower = adapter_base(base)
     if lower is not None:  # an adapter trained on top of another one (prefs on sft): merge the lower one first
         model = _load_with_adapter(auto_cls, lower, base, spec, device, head_saved=head_saved,
                                    **kwargs).merge_and_unload()
@@ -341,7 +341,7 @@ def _maybe_patch_kernels(model, settings: ModelSettings) -> int:
     return patch_nf4_linears(model, enable=True if settings.nf4_kernels == "on" else None)
 
 
-def _adapter_base(path: str) -> str | None:
+def adapter_base(path: str) -> str | None:
     """For a LoRA adapter folder, the base model it was trained on; else None."""
     cfg = Path(path) / "adapter_config.json"
     if not cfg.is_file():

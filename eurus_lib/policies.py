@@ -34,6 +34,45 @@ def load_trained_policy(folder: str | Path, model_settings, device: str):
     return model.eval(), tok
 
 
+def load_policy_group(folders: dict, model_settings, device: str):
+    """(model, tokenizer, {name: adapter name}) holding several saved policies in one peft model, or None.
+
+    Policies group when they differ only in a LoRA adapter on one shared base: in the tiny preset
+    DPO, KTO and NCA are adapters on the merged SFT policy, which is itself the group's
+    "__base__" (no adapter); with QLoRA, the SFT and preference adapters all stand on the 4-bit
+    base. Rows of one batch then pick their policy through peft's `adapter_names`
+    (`eval.sampling.sample_n`). The adapters stay unmerged, which computes the same function as
+    `load_trained_policy`'s merged weights up to float rounding. None when they do not share a
+    base (a full fine-tune, the raw base model, adapters on different bases): load them one by one.
+    """
+    from peft import PeftModel
+
+    from .models import adapter_base, load_policy
+
+    paths = {name: str(Path(folder).resolve()) for name, folder in folders.items()}
+    below = {name: adapter_base(path) for name, path in paths.items()}
+    candidates = [b for b in below.values() if b] + list(paths.values())
+    base = next((b for b in candidates if all(paths[n] == b or below[n] == b for n in paths)
+                 and sum(p == b for p in paths.values()) <= 1), None)
+    if len(paths) < 2 or base is None:
+        return None
+    if adapter_base(base) is not None:  # the shared base is an adapter itself (the SFT policy): merge it
+        if model_settings.load_in_4bit:  # merging into NF4 weights would round it: not the evaluated policy
+            return None
+        model, tok = load_trained_policy(base, model_settings, device)
+    else:
+        model, tok = load_policy(base, model_settings, device=device)
+    routes = {name: "__base__" if path == base else name for name, path in paths.items()}
+    for name, adapter in routes.items():
+        if adapter == "__base__":
+            continue
+        if isinstance(model, PeftModel):
+            model.load_adapter(paths[name], adapter_name=adapter)
+        else:
+            model = PeftModel.from_pretrained(model, paths[name], adapter_name=adapter)
+    return model.eval(), tok, routes
+
+
 def heldout_environment(cfg):
     """The environment that judges held-out answers: the trees stage's sandbox limits."""
     from .trees.environment import Environment, sandbox_executor

@@ -79,3 +79,35 @@ def test_the_tiny_policys_first_turn_is_its_greedy_held_out_answer(tiny_policy):
     records = interact(actor, tasks, Environment(fake_executor), max_turns=2, progress=False)
     assert [r["turns"][0]["response"] for r in records] == [r.strip() for r in responses]
     assert all(len(r["turns"]) == (1 if r["solved_turn"] == 1 else 2) for r in records)
+
+
+class RoutedActor:
+    """A scripted model holding several policies as adapters: each conversation answered by its adapter's rule."""
+
+    def __init__(self, rules):
+        self.rules, self.calls = rules, []
+
+    def sample(self, conversations, seed=None, adapter_names=None):
+        self.calls.append(list(adapter_names))
+        return [self.rules[a](c) for c, a in zip(conversations, adapter_names, strict=True)]
+
+
+def test_policies_interacting_together_get_the_records_each_would_get_alone():
+    from eurus_lib.eval.multiturn import interact_policies
+
+    tasks = [math_task(0), math_task(1)]
+    rules = {"__base__": learner, "dpo": lambda conv: WRONG, "kto": lambda conv: RIGHT}
+    actor = RoutedActor(rules)
+    together = interact_policies(actor, {"sft": "__base__", "dpo": "dpo", "kto": "kto"}, tasks,
+                                 Environment(fake_executor), max_turns=3, progress=False,
+                                 first_answers={"sft": [WRONG, RIGHT], "kto": None})
+    alone = {"sft": interact(ScriptedActor("sft", learner), tasks, Environment(fake_executor), max_turns=3,
+                             progress=False, first_answers=[WRONG, RIGHT]),
+             "dpo": interact(ScriptedActor("dpo", rules["dpo"]), tasks, Environment(fake_executor), max_turns=3,
+                             progress=False),
+             "kto": interact(ScriptedActor("kto", rules["kto"]), tasks, Environment(fake_executor), max_turns=3,
+                             progress=False)}
+    assert together == alone
+    assert [r["solved_turn"] for r in together["sft"]] == [2, 1]
+    # turn 1: only the policies without given answers are asked, all in one call; then one call per turn
+    assert actor.calls == [["dpo", "dpo", "kto", "kto"], ["__base__", "dpo", "dpo"], ["dpo", "dpo"]]

@@ -36,12 +36,16 @@ def greedy_actor(model, tokenizer, *, max_new_tokens: int = 192, batch_size: int
 
 
 def interact(actor, tasks: Sequence, environment, critic=None, *, max_turns: int = 5, seed: int = 0,
-             progress: bool = True, first_answers: Sequence[str] | None = None) -> list[dict]:
+             progress: bool = True, first_answers: Sequence[str | None] | None = None,
+             adapters: Sequence[str] | None = None) -> list[dict]:
     """Up to `max_turns` attempts per task; one record per task, in order.
 
     first_answers: the policy's greedy held-out answers to these tasks, when a stage already has
     them: turn 1 is the same prompt and the same greedy decode, so they are judged as turn 1
-    instead of being generated again.
+    instead of being generated again (a None entry is generated).
+    adapters: per task, the LoRA adapter of the actor's model that answers it, passed to
+    `actor.sample(..., adapter_names=...)`; `interact_policies` uses it to run several policies'
+    interactions as one.
 
     Record: {"id", "family", "task", "solved_turn" (1-based, or None), "turns": [{"turn", "response",
     "correct", "error", "predicted", "feedback"}]} where "feedback" is the user turn that followed
@@ -56,10 +60,12 @@ def interact(actor, tasks: Sequence, environment, critic=None, *, max_turns: int
             if not live:
                 break
             bar.set_postfix_str(f"{len(live)} unsolved")
-            if turn == 1 and first_answers is not None:
-                texts = [(first_answers[i] or "").strip() for i in live]
-            else:
-                texts = [(t or "").strip() for t in actor.sample([histories[i] for i in live], seed=seed + turn)]
+            given = first_answers if turn == 1 and first_answers is not None else [None] * len(tasks)
+            ask = [i for i in live if given[i] is None]
+            route = {} if adapters is None else {"adapter_names": [adapters[i] for i in ask]}
+            replies = dict(zip(ask, actor.sample([histories[i] for i in ask], seed=seed + turn, **route)
+                               if ask else [], strict=True))
+            texts = [(given[i] if given[i] is not None else replies[i] or "").strip() for i in live]
             outcomes = environment.assess([tasks[i] for i in live], texts)
             feedback = _feedback([tasks[i] for i in live], texts, outcomes, critic) if turn < max_turns \
                 else [None] * len(live)
@@ -67,6 +73,25 @@ def interact(actor, tasks: Sequence, environment, critic=None, *, max_turns: int
                 _record_turn(records[i], histories[i], turn, text, outcome, fb)
             bar.update(1)
     return records
+
+
+def interact_policies(actor, policies: Mapping[str, str], tasks: Sequence, environment, critic=None, *,
+                      first_answers: Mapping[str, Sequence[str] | None] | None = None, **options) -> dict[str, list[dict]]:
+    """Several policies' interactions as one: {policy: records}, each as `interact` would return it alone.
+
+    actor: a ModelActor over a peft model that holds every policy as an adapter (or "__base__");
+    policies: {policy name: its adapter name} (`policies.load_policy_group`). Every turn, all
+    policies' unsolved problems are answered in one batched decode, so the policies share each
+    step's pass over the base weights. With a few problems per policy, a CPU decode step of 32
+    rows costs much less than four of 8 (benchmarks/bench_multiturn.py).
+    """
+    names = list(policies)
+    flat_tasks = [t for _ in names for t in tasks]
+    given = [(first_answers or {}).get(name) for name in names]
+    flat_given = [None if g is None else g[k] for g in given for k in range(len(tasks))]
+    records = interact(actor, flat_tasks, environment, critic, first_answers=flat_given,
+                       adapters=[policies[name] for name in names for _ in tasks], **options)
+    return {name: records[p * len(tasks):(p + 1) * len(tasks)] for p, name in enumerate(names)}
 
 
 def _feedback(tasks, texts, outcomes, critic) -> list[str | None]:

@@ -40,10 +40,14 @@ from .padding import length_sorted_batches, model_device, pad_batch, position_id
 
 def sample_n(model, tokenizer, conversations: Sequence[Sequence[dict]], n: int, *, temperature: float = 1.0,
              top_p: float = 1.0, max_new_tokens: int = 128, seed: int = 0, batch_size: int = 16,
-             progress: bool | str = False) -> list[list[dict]]:
+             progress: bool | str = False, adapter_names: Sequence[str] | None = None) -> list[list[dict]]:
     """For each conversation, `n` sampled responses with their mean token log-probability (T=1 logits).
 
     `batch_size` counts decoded rows, so each batch holds max(1, batch_size // n) prompts.
+    adapter_names: with a peft model holding several LoRA adapters, the adapter that answers each
+    conversation ("__base__" for the model without adapters). Policies that differ only in their
+    adapters then decode in one batch (peft's mixed-adapter forward), so they share every step's
+    pass over the base weights; see `policies.load_policy_group`.
     """
     import torch
 
@@ -54,10 +58,14 @@ def sample_n(model, tokenizer, conversations: Sequence[Sequence[dict]], n: int, 
     with torch.inference_mode(), progress_bar(len(prompts), desc, "prompt", bool(progress)) as bar:
         for b, batch in enumerate(length_sorted_batches([len(p) for p in prompts], max(1, batch_size // n))):
             generator = torch.Generator(model_device(model)).manual_seed(seed + b)
-            logits, cache, mask = prefill([prompts[i] for i in batch], model, tokenizer.pad_token_id, n)
+            names = None if adapter_names is None else [adapter_names[i] for i in batch]
+            logits, cache, mask = prefill([prompts[i] for i in batch], model, tokenizer.pad_token_id, n,
+                                          adapter_names=names)
             tokens, logps, counted = decode(model, logits, cache, mask, max_new_tokens=max_new_tokens,
                                             temperature=temperature, top_p=top_p, stop=stop,
-                                            pad_id=tokenizer.pad_token_id, generator=generator)
+                                            pad_id=tokenizer.pad_token_id, generator=generator,
+                                            adapter_names=None if names is None else [a for a in names
+                                                                                      for _ in range(n)])
             rows = _responses(tokenizer, tokens, logps, counted, stop)
             for k, i in enumerate(batch):
                 out[i] = rows[k * n:(k + 1) * n]
@@ -65,7 +73,8 @@ def sample_n(model, tokenizer, conversations: Sequence[Sequence[dict]], n: int, 
     return out
 
 
-def prefill(prompts: list[list[int]], model, pad_id: int, n: int, rows_per_pass: int = 8):
+def prefill(prompts: list[list[int]], model, pad_id: int, n: int, rows_per_pass: int = 8,
+            adapter_names: Sequence[str] | None = None):
     """(last-position logits, cache, attention mask), each repeated `n` times along the batch.
 
     The prompts are prefilled `rows_per_pass` at a time, longest first, each pass padded only to its
@@ -82,10 +91,11 @@ def prefill(prompts: list[list[int]], model, pad_id: int, n: int, rows_per_pass:
         rows = order[start:start + rows_per_pass]
         ids, mask = pad_batch([prompts[i] for i in rows], pad_id, "left", model_device(model))
         out = model(input_ids=ids, attention_mask=mask, position_ids=position_ids(mask), use_cache=True,
-                    logits_to_keep=1)  # only the last position's logits are needed
+                    logits_to_keep=1,  # only the last position's logits are needed
+                    **_adapters(adapter_names, rows))
         parts.append((rows, out.logits[:, -1].float(), cache_of(out), mask))
         if len(rows) < len(order) and not _plain_layers(parts[0][2]):  # e.g. sliding windows: one padded pass
-            return prefill(prompts, model, pad_id, n, rows_per_pass=len(prompts))
+            return prefill(prompts, model, pad_id, n, rows_per_pass=len(prompts), adapter_names=adapter_names)
     back = torch.tensor(order, device=model_device(model)).argsort()  # longest-first order -> the callers'
     logits = torch.cat([p[1] for p in parts])[back]
     mask = torch.cat([torch.nn.functional.pad(p[3], (width - p[3].shape[1], 0)) for p in parts])[back]
@@ -96,6 +106,13 @@ def prefill(prompts: list[list[int]], model, pad_id: int, n: int, rows_per_pass:
             setattr(layer, name, merged[back])
     cache.batch_repeat_interleave(n)  # one copy of the prompt's keys and values per continuation
     return logits.repeat_interleave(n, 0), cache, mask.repeat_interleave(n, 0)
+
+
+def _adapters(adapter_names: Sequence[str] | None, rows) -> dict:
+    """The forward's `adapter_names` keyword for these rows, or nothing when every row runs the same model."""
+    if adapter_names is None:
+        return {}
+    return {"adapter_names": [adapter_names[i] for i in (rows.tolist() if hasattr(rows, "tolist") else rows)]}
 
 
 def _plain_layers(cache) -> bool:
@@ -114,14 +131,14 @@ def _left_pad(states, width: int):
 
 
 def decode(model, logits, cache, mask, *, max_new_tokens: int, temperature: float, top_p: float, stop,
-           pad_id: int, generator):
+           pad_id: int, generator, adapter_names: Sequence[str] | None = None):
     """Tokens (rows, steps), their T=1 log-probs, and which of them belong to the response.
 
     Finished rows leave the batch: once an eighth of the live rows have stopped, the cache, mask and
     positions keep only the rows still decoding (`Cache.batch_select_indices`), so a few long answers
     do not drag every finished row through the remaining steps. Row order in the output is unchanged.
     The cache is given room for every new token up front (`reserve`), so a step writes one position
-    instead of copying the whole cache.
+    instead of copying the whole cache. adapter_names: each row's LoRA adapter (see `sample_n`).
     """
     import torch
 
@@ -150,7 +167,7 @@ def decode(model, logits, cache, mask, *, max_new_tokens: int, temperature: floa
             live, mask, positions, token, done = live[keep], mask[keep], positions[keep], token[keep], done[keep]
         mask = torch.cat([mask, mask.new_ones(len(live), 1)], dim=1)
         out = model(input_ids=token[:, None], attention_mask=mask, position_ids=positions, use_cache=True,
-                    **{cache_arg: cache})
+                    **{cache_arg: cache}, **_adapters(adapter_names, live))
         cache, logits, positions = cache_of(out), out.logits[:, -1].float(), positions + 1
     return tokens[:, :steps], logps[:, :steps], counted[:, :steps]
 

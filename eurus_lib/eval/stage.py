@@ -145,30 +145,69 @@ def _score_with_reward_models(run: RunDir, cfg, tasks, samples, device) -> list[
 
 def multi_turn(run: RunDir, cfg, tasks, device) -> dict:
     """The MINT analog for `eval.multiturn_policies`: success rate by turn 1..max_turns."""
-    from ..policies import heldout_environment, load_trained_policy
-    from .multiturn import greedy_actor, interact, success_by_turn
+    from .multiturn import success_by_turn
 
     folders = policy_folders(run)
-    rates = {}
+    records, todo = {}, {}
     for name in cfg.eval.multiturn_policies:
-        path = run.root / "eval" / "multiturn" / f"{name}.jsonl"
-        records = read_jsonl(path)
-        if [r["id"] for r in records] != [t.id for t in tasks]:
-            spec = cfg.model.policy if name == "base" else folders.get(name)
-            if spec is None or not tasks:
-                continue
-            began = time.perf_counter()
-            model, tok = load_trained_policy(spec, cfg.model, device)
-            print(f"[eval] multi-turn interaction with the {name} policy on {len(tasks)} problems ...", flush=True)
-            actor = greedy_actor(model, tok, max_new_tokens=cfg.eval.max_new_tokens, batch_size=cfg.eval.batch_size,
-                                 name=name)
-            records = interact(actor, tasks, heldout_environment(cfg), max_turns=cfg.eval.max_turns,
-                               seed=cfg.run.seed, first_answers=_heldout_answers(run, name, tasks))
-            write_jsonl(path, records)
-            record_seconds(run.path("eval", SECONDS_FILE), f"multi-turn {name}", time.perf_counter() - began)
-        rates[name] = success_by_turn(records, cfg.eval.max_turns)
+        rows = read_jsonl(run.root / "eval" / "multiturn" / f"{name}.jsonl")
+        spec = cfg.model.policy if name == "base" else folders.get(name)
+        if [r["id"] for r in rows] == [t.id for t in tasks]:
+            records[name] = rows
+        elif spec is not None and tasks:
+            todo[name] = spec
+    if todo:
+        records.update(_interact(run, cfg, tasks, todo, device))
+    rates = {name: success_by_turn(records[name], cfg.eval.max_turns)
+             for name in cfg.eval.multiturn_policies if name in records}
     run.path("eval", "multiturn.json").write_text(json.dumps(rates, indent=1))
     return rates
+
+
+def _interact(run: RunDir, cfg, tasks, specs: dict, device) -> dict[str, list[dict]]:
+    """Multi-turn records of each policy in `specs`, written to eval/multiturn/<policy>.jsonl.
+
+    Policies that are adapters on one shared base (the SFT policy and the preference adapters on
+    it) interact together, in one batch per turn (`multiturn.interact_policies`); any other policy
+    (the raw base model) on its own.
+    """
+    from ..policies import heldout_environment, load_policy_group, load_trained_policy
+    from .multiturn import greedy_actor, interact, interact_policies
+
+    options = {"max_turns": cfg.eval.max_turns, "seed": cfg.run.seed}
+    folders = {name: spec for name, spec in specs.items() if name != "base"}
+    out = {}
+    began = time.perf_counter()
+    group = load_policy_group(folders, cfg.model, device) if len(folders) > 1 else None
+    if group is not None:
+        model, tok, routes = group
+        print(f"[eval] multi-turn interaction with the {', '.join(routes)} policies together on {len(tasks)} "
+              "problems each ...", flush=True)
+        actor = greedy_actor(model, tok, max_new_tokens=cfg.eval.max_new_tokens,
+                             batch_size=cfg.eval.batch_size, name="+".join(routes))
+        out = interact_policies(actor, routes, tasks, heldout_environment(cfg), **options,
+                                first_answers={name: _heldout_answers(run, name, tasks) for name in routes})
+        label = "multi-turn " + ", ".join(routes) + " together"
+        _save_multiturn(run, out, label, time.perf_counter() - began)
+        del model, actor
+    for name, spec in specs.items():
+        if name in out:
+            continue
+        began = time.perf_counter()
+        model, tok = load_trained_policy(spec, cfg.model, device)
+        print(f"[eval] multi-turn interaction with the {name} policy on {len(tasks)} problems ...", flush=True)
+        actor = greedy_actor(model, tok, max_new_tokens=cfg.eval.max_new_tokens, batch_size=cfg.eval.batch_size,
+                             name=name)
+        out[name] = interact(actor, tasks, heldout_environment(cfg), **options,
+                             first_answers=_heldout_answers(run, name, tasks))
+        _save_multiturn(run, {name: out[name]}, f"multi-turn {name}", time.perf_counter() - began)
+    return out
+
+
+def _save_multiturn(run: RunDir, records: dict[str, list[dict]], label: str, seconds: float) -> None:
+    for name, rows in records.items():
+        write_jsonl(run.path("eval", "multiturn", f"{name}.jsonl"), rows)
+    record_seconds(run.path("eval", SECONDS_FILE), label, seconds)
 
 
 def _heldout_answers(run: RunDir, name: str, tasks) -> list[str] | None:

@@ -27,12 +27,17 @@ class ModelActor:
         self.options = {"temperature": temperature, "top_p": top_p, "max_new_tokens": max_new_tokens,
                         "batch_size": batch_size}
 
-    def sample(self, conversations: Sequence[list[dict]], seed: int | None = None) -> list[str]:
-        """One sampled reply per conversation (pass a conversation twice for two samples)."""
+    def sample(self, conversations: Sequence[list[dict]], seed: int | None = None,
+               adapter_names: Sequence[str] | None = None) -> list[str]:
+        """One sampled reply per conversation (pass a conversation twice for two samples).
+
+        adapter_names: per conversation, the LoRA adapter that answers it, when the model holds
+        several (`eval.sampling.sample_n`).
+        """
         if not conversations:
             return []
         out = generate_chat(self.model, self.tokenizer, conversations, n=1, seed=seed, progress=False,
-                            **self.options)
+                            adapter_names=adapter_names, **self.options)
         return [replies[0] for replies in out]
 
 
