@@ -107,6 +107,35 @@ def heldout_records(run, stage: str, name: str, model, tok, cfg, tasks) -> list[
     return records
 
 
+def heldout_records_together(run, stage: str, adapters: dict, model, tok, cfg, tasks) -> dict[str, list[dict]]:
+    """`heldout_records` of several policies held by one peft model, answered in one batch.
+
+    adapters: {policy name: its adapter in `model`, "__base__" for the model without adapters}.
+    Each policy's records are read back or written as `heldout_records` does, one file each; the
+    unscored policies' answers decode together (`sampling.sample_n`, adapter_names), so a few long
+    answers of one policy do not each get a tail of nearly empty decode steps of their own.
+    """
+    from .eval.heldout import answer_tasks, judge
+
+    paths = {name: run.root / stage / "heldout" / f"{name}.jsonl" for name in adapters}
+    out = {name: read_jsonl(path) for name, path in paths.items()}
+    todo = [name for name in adapters if [r["id"] for r in out[name]] != [t.id for t in tasks]]
+    if not todo:
+        return out
+    print(f"[{stage}] answering {len(tasks)} held-out problems with the {', '.join(todo)} policies together "
+          "(greedy) ...", flush=True)
+    start = time.perf_counter()
+    responses = answer_tasks(model, tok, [t for _ in todo for t in tasks], max_new_tokens=cfg.eval.max_new_tokens,
+                             batch_size=cfg.eval.batch_size, progress=f"{', '.join(todo)}: held-out",
+                             adapter_names=[adapters[name] for name in todo for _ in tasks])
+    environment = heldout_environment(cfg)
+    for k, name in enumerate(todo):
+        out[name] = judge(tasks, responses[k * len(tasks):(k + 1) * len(tasks)], environment)
+        write_jsonl(paths[name], out[name])
+    record_seconds(paths[todo[0]].parent / SECONDS_FILE, " + ".join(todo), time.perf_counter() - start)
+    return out
+
+
 SECONDS_FILE = "seconds.json"  # beside the records: how long each policy's answering and judging took
 
 

@@ -36,3 +36,44 @@ def _one_torch_thread_per_worker():
 
         torch.set_num_threads(1)
     yield
+
+
+# Seconds the slow modules took under `make test` (CI's --durations output, fresh clone at
+# 1dc2249). They only balance the two workers' shares below; a stale figure makes the split less
+# even, never changes what runs.
+SLOW_MODULE_SECONDS = {"tests/test_browser.py": 330, "tests/test_notebooks.py": 210, "tests/test_prefs_stage.py": 200,
+                       "tests/test_trees_model.py": 76, "tests/test_rm_stage.py": 60, "tests/test_sft_resume.py": 56,
+                       "tests/test_eval_sampling.py": 38, "tests/test_pipeline_trees.py": 29,
+                       "tests/test_models.py": 25, "tests/test_course_models.py": 19}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under `make test`'s two workers, each starts on half of the slow work and ends on quick tests.
+
+    xdist's worksteal scheduler hands the first worker the first half of the collection and the
+    second worker the rest; a worker that runs dry steals the last half of the other's queue.
+    Collected alphabetically, most slow modules (stages, notebooks) fell in the second half, so a
+    worker could end with a two-minute test to itself while the other had nothing left to steal.
+    Here each half is its share of the slow modules (kept whole: a module's fixtures load once per
+    worker; shared by SLOW_MODULE_SECONDS), then quick tests, so what is stolen at the end is short.
+    """
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    slow: dict[str, list] = {}
+    quick = []
+    for item in items:
+        if item.get_closest_marker("slow"):
+            slow.setdefault(item.nodeid.split("::")[0], []).append(item)
+        else:
+            quick.append(item)
+    halves: list[list] = [[], []]
+    load = [0.0, 0.0]
+    weight = {module: SLOW_MODULE_SECONDS.get(module, 5.0 * len(tests)) for module, tests in slow.items()}
+    for module in sorted(slow, key=lambda m: (-weight[m], m)):  # heaviest first, each to the lighter half
+        half = load.index(min(load))
+        halves[half].extend(slow[module])
+        load[half] += weight[module]
+    room = len(items) // 2 - len(halves[0])  # the first worker's share is exactly the first len // 2 items
+    if room < 0 or room > len(quick):
+        return
+    items[:] = halves[0] + quick[:room] + halves[1] + quick[room:]

@@ -98,3 +98,29 @@ def test_policies_decoded_together_answer_token_for_token_as_each_alone(folders)
     assert [g[0]["token_ids"] for g in together] == [g[0]["token_ids"] for g in alone]
     assert [g[0]["logprob"] for g in together] == pytest.approx([g[0]["logprob"] for g in alone], abs=1e-4)
     assert len({tuple(g[0]["token_ids"]) for g in alone}) > 2  # the adapters really answer differently
+
+
+def test_held_out_records_answered_together_match_each_policy_scored_alone_and_are_read_back(folders, tmp_path):
+    from trees_support import math_task
+
+    from eurus_lib.config import load_config
+    from eurus_lib.policies import (
+        heldout_records,
+        heldout_records_together,
+        load_policy_group,
+        load_trained_policy,
+    )
+    from eurus_lib.runs import RunDir
+
+    cfg = load_config("tiny", ["eval.max_new_tokens=16"])
+    run = RunDir.open(tmp_path, cfg)
+    tasks = [math_task(k, label="Math_CoT") for k in range(3)]
+    model, tok, routes = load_policy_group({k: folders[k] for k in ("sft", "dpo")}, SETTINGS, "cpu")
+    together = heldout_records_together(run, "group", routes, model, tok, cfg, tasks)
+    for name in ("sft", "dpo"):
+        policy, tok = load_trained_policy(folders[name], SETTINGS, "cpu")
+        alone = heldout_records(run, "alone", name, policy, tok, cfg, tasks)
+        assert [r["response"] for r in together[name]] == [r["response"] for r in alone]
+    assert together["sft"] != together["dpo"]
+    assert heldout_records_together(run, "group", routes, None, None, cfg, tasks) == together  # read back, not redone
+    assert list(json.loads((tmp_path / "group" / "heldout" / "seconds.json").read_text())) == ["sft + dpo"]

@@ -77,12 +77,19 @@ def demo_folder(run) -> Path:
 
 
 def score_base_and_demo(run, cfg, tasks, demo_model, tok, device: str) -> dict:
-    """Held-out records of the base model and of the demo SFT policy, written under the demo folder."""
+    """Held-out records of the base model and of the demo SFT policy, written under the demo folder.
+
+    The demo policy is the base with its LoRA adapter, so both answer in one batch: the base's rows
+    run with the adapter off (`policies.heldout_records_together`).
+    """
     from ..models import load_policy
-    from ..policies import heldout_records
+    from ..policies import heldout_records, heldout_records_together
 
     stage = "/".join(DEMO_FOLDER)
-    base, base_tok = load_policy(cfg.model.policy, cfg.model, device=device)
+    if hasattr(demo_model, "active_adapter"):
+        adapters = {"base": "__base__", "sft": demo_model.active_adapter}
+        return heldout_records_together(run, stage, adapters, demo_model, tok, cfg, tasks)
+    base, base_tok = load_policy(cfg.model.policy, cfg.model, device=device)  # a full fine-tune: two models
     records = {"base": heldout_records(run, stage, "base", base, base_tok, cfg, tasks)}
     del base
     records["sft"] = heldout_records(run, stage, "sft", demo_model, tok, cfg, tasks)

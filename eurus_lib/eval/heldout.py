@@ -30,11 +30,14 @@ def conversation(task) -> list[dict]:
 
 
 def answer_tasks(model, tokenizer, tasks: Sequence, *, max_new_tokens: int = 192, batch_size: int = 16,
-                 progress: bool | str = True) -> list[str]:
-    """One greedy response per task, in order (length-sorted batches; finished answers leave the batch)."""
+                 progress: bool | str = True, adapter_names: Sequence[str] | None = None) -> list[str]:
+    """One greedy response per task, in order (length-sorted batches; finished answers leave the batch).
+
+    adapter_names: per task, the LoRA adapter that answers it (`sampling.sample_n`).
+    """
     replies = sample_n(model, tokenizer, [conversation(t) for t in tasks], 1, temperature=0.0,
                        max_new_tokens=max_new_tokens, batch_size=batch_size,
-                       progress="answering" if progress is True else progress)
+                       progress="answering" if progress is True else progress, adapter_names=adapter_names)
     return [r[0]["response"] for r in replies]
 
 
