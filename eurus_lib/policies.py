@@ -49,12 +49,14 @@ def load_policy_group(folders: dict, model_settings, device: str):
 
     from .models import adapter_base, load_policy
 
+    if len(folders) < 2:
+        return None
     paths = {name: str(Path(folder).resolve()) for name, folder in folders.items()}
     below = {name: adapter_base(path) for name, path in paths.items()}
     candidates = [b for b in below.values() if b] + list(paths.values())
     base = next((b for b in candidates if all(paths[n] == b or below[n] == b for n in paths)
                  and sum(p == b for p in paths.values()) <= 1), None)
-    if len(paths) < 2 or base is None:
+    if base is None:
         return None
     if adapter_base(base) is not None:  # the shared base is an adapter itself (the SFT policy): merge it
         if model_settings.load_in_4bit:  # merging into NF4 weights would round it: not the evaluated policy
@@ -91,29 +93,17 @@ def heldout_tasks(run, cfg):
 
 def heldout_records(run, stage: str, name: str, model, tok, cfg, tasks) -> list[dict]:
     """Greedy pass@1 records of one policy, read from `<stage>/heldout/<name>.jsonl` when already scored."""
-    from .eval.heldout import answer_tasks, judge
-
-    path = run.root / stage / "heldout" / f"{name}.jsonl"
-    cached = read_jsonl(path)
-    if [r["id"] for r in cached] == [t.id for t in tasks]:
-        return cached
-    print(f"[{stage}] answering {len(tasks)} held-out problems with the {name} policy (greedy) ...", flush=True)
-    start = time.perf_counter()
-    responses = answer_tasks(model, tok, tasks, max_new_tokens=cfg.eval.max_new_tokens,
-                             batch_size=cfg.eval.batch_size, progress=f"{name}: held-out")
-    records = judge(tasks, responses, heldout_environment(cfg))
-    write_jsonl(path, records)
-    record_seconds(path.parent / SECONDS_FILE, name, time.perf_counter() - start)
-    return records
+    return heldout_records_together(run, stage, {name: None}, model, tok, cfg, tasks)[name]
 
 
 def heldout_records_together(run, stage: str, adapters: dict, model, tok, cfg, tasks) -> dict[str, list[dict]]:
     """`heldout_records` of several policies held by one peft model, answered in one batch.
 
-    adapters: {policy name: its adapter in `model`, "__base__" for the model without adapters}.
-    Each policy's records are read back or written as `heldout_records` does, one file each; the
-    unscored policies' answers decode together (`sampling.sample_n`, adapter_names), so a few long
-    answers of one policy do not each get a tail of nearly empty decode steps of their own.
+    adapters: {policy name: its adapter in `model`, "__base__" for the model without adapters;
+    None for a policy that is `model` itself}. Each policy's records are read from, or written to,
+    `<stage>/heldout/<name>.jsonl`; the unscored policies' answers decode together
+    (`sampling.sample_n`, adapter_names), so a few long answers of one policy do not each get a
+    tail of nearly empty decode steps of their own.
     """
     from .eval.heldout import answer_tasks, judge
 
@@ -122,12 +112,13 @@ def heldout_records_together(run, stage: str, adapters: dict, model, tok, cfg, t
     todo = [name for name in adapters if [r["id"] for r in out[name]] != [t.id for t in tasks]]
     if not todo:
         return out
-    print(f"[{stage}] answering {len(tasks)} held-out problems with the {', '.join(todo)} policies together "
-          "(greedy) ...", flush=True)
+    who = f"the {todo[0]} policy" if len(todo) == 1 else f"the {', '.join(todo)} policies together"
+    print(f"[{stage}] answering {len(tasks)} held-out problems with {who} (greedy) ...", flush=True)
     start = time.perf_counter()
+    routed = any(adapters[name] is not None for name in todo)
     responses = answer_tasks(model, tok, [t for _ in todo for t in tasks], max_new_tokens=cfg.eval.max_new_tokens,
                              batch_size=cfg.eval.batch_size, progress=f"{', '.join(todo)}: held-out",
-                             adapter_names=[adapters[name] for name in todo for _ in tasks])
+                             adapter_names=[adapters[name] for name in todo for _ in tasks] if routed else None)
     environment = heldout_environment(cfg)
     for k, name in enumerate(todo):
         out[name] = judge(tasks, responses[k * len(tasks):(k + 1) * len(tasks)], environment)

@@ -80,7 +80,8 @@ def interact_policies(actor, policies: Mapping[str, str], tasks: Sequence, envir
     """Several policies' interactions as one: {policy: records}, each as `interact` would return it alone.
 
     actor: a ModelActor over a peft model that holds every policy as an adapter (or "__base__");
-    policies: {policy name: its adapter name} (`policies.load_policy_group`). Every turn, all
+    policies: {policy name: its adapter name} (`policies.load_policy_group`), or {name: None} for
+    one policy that is the actor's model itself. Every turn, all
     policies' unsolved problems are answered in one batched decode, so the policies share each
     step's pass over the base weights. With a few problems per policy, a CPU decode step of 32
     rows costs much less than four of 8 (benchmarks/bench_multiturn.py).
@@ -89,8 +90,9 @@ def interact_policies(actor, policies: Mapping[str, str], tasks: Sequence, envir
     flat_tasks = [t for _ in names for t in tasks]
     given = [(first_answers or {}).get(name) for name in names]
     flat_given = [None if g is None else g[k] for g in given for k in range(len(tasks))]
+    routed = any(policies[name] is not None for name in names)
     records = interact(actor, flat_tasks, environment, critic, first_answers=flat_given,
-                       adapters=[policies[name] for name in names for _ in tasks], **options)
+                       adapters=[policies[name] for name in names for _ in tasks] if routed else None, **options)
     return {name: records[p * len(tasks):(p + 1) * len(tasks)] for p, name in enumerate(names)}
 
 

@@ -171,37 +171,41 @@ def _interact(run: RunDir, cfg, tasks, specs: dict, device) -> dict[str, list[di
     it) interact together, in one batch per turn (`multiturn.interact_policies`); any other policy
     (the raw base model) on its own.
     """
-    from ..policies import heldout_environment, load_policy_group, load_trained_policy
-    from .multiturn import greedy_actor, interact, interact_policies
+    from ..policies import heldout_environment
+    from .multiturn import greedy_actor, interact_policies
 
-    options = {"max_turns": cfg.eval.max_turns, "seed": cfg.run.seed}
-    folders = {name: spec for name, spec in specs.items() if name != "base"}
-    out = {}
-    began = time.perf_counter()
-    group = load_policy_group(folders, cfg.model, device) if len(folders) > 1 else None
-    if group is not None:
-        model, tok, routes = group
-        print(f"[eval] multi-turn interaction with the {', '.join(routes)} policies together on {len(tasks)} "
-              "problems each ...", flush=True)
-        actor = greedy_actor(model, tok, max_new_tokens=cfg.eval.max_new_tokens,
-                             batch_size=cfg.eval.batch_size, name="+".join(routes))
-        out = interact_policies(actor, routes, tasks, heldout_environment(cfg), **options,
-                                first_answers={name: _heldout_answers(run, name, tasks) for name in routes})
-        label = "multi-turn " + ", ".join(routes) + " together"
-        _save_multiturn(run, out, label, time.perf_counter() - began)
-        del model, actor
-    for name, spec in specs.items():
-        if name in out:
-            continue
+    environment, out = heldout_environment(cfg), {}
+    for model, tok, routes in _policy_models(specs, cfg, device):
         began = time.perf_counter()
-        model, tok = load_trained_policy(spec, cfg.model, device)
-        print(f"[eval] multi-turn interaction with the {name} policy on {len(tasks)} problems ...", flush=True)
+        names = ", ".join(routes)
+        who = f"the {names} policies together" if len(routes) > 1 else f"the {names} policy"
+        print(f"[eval] multi-turn interaction with {who} on {len(tasks)} problems each ...", flush=True)
         actor = greedy_actor(model, tok, max_new_tokens=cfg.eval.max_new_tokens, batch_size=cfg.eval.batch_size,
-                             name=name)
-        out[name] = interact(actor, tasks, heldout_environment(cfg), **options,
-                             first_answers=_heldout_answers(run, name, tasks))
-        _save_multiturn(run, {name: out[name]}, f"multi-turn {name}", time.perf_counter() - began)
+                             name="+".join(routes))
+        records = interact_policies(actor, routes, tasks, environment, max_turns=cfg.eval.max_turns,
+                                    seed=cfg.run.seed,
+                                    first_answers={name: _heldout_answers(run, name, tasks) for name in routes})
+        _save_multiturn(run, records, f"multi-turn {names}" + (" together" if len(routes) > 1 else ""),
+                        time.perf_counter() - began)
+        out.update(records)
+        del model, actor  # before the next policy's model loads
     return out
+
+
+def _policy_models(specs: dict, cfg, device):
+    """(model, tokenizer, {policy: adapter}) one at a time: the policies that share a base as one peft model
+    (`policies.load_policy_group`), then each other policy as its own model ({policy: None})."""
+    from ..policies import load_policy_group, load_trained_policy
+
+    group = load_policy_group({n: s for n, s in specs.items() if n != "base"}, cfg.model, device)
+    grouped = group[2] if group is not None else {}
+    if group is not None:
+        yield group
+        group = None  # released before the next model loads
+    for name, spec in specs.items():
+        if name not in grouped:
+            model, tok = load_trained_policy(spec, cfg.model, device)
+            yield model, tok, {name: None}
 
 
 def _save_multiturn(run: RunDir, records: dict[str, list[dict]], label: str, seconds: float) -> None:
